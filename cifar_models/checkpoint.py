@@ -1,0 +1,132 @@
+"""Checkpoint I/O: ``<dir>/<model>/model.safetensors`` (fp16 weights) and ``<dir>/<model>/run.json`` (the run record).
+
+Writes are atomic (a temporary file in the same folder, then a rename), so an interrupted write never leaves a
+half-written checkpoint under the real name. Nothing here unpickles anything.
+"""
+from __future__ import annotations
+
+import json
+import math
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors import SafetensorsError
+from safetensors.torch import load_file, save_file
+from torch import nn
+
+from .models import build_model
+
+WEIGHTS_FILE = "model.safetensors"
+RECORD_FILE = "run.json"
+DEFAULT_CHECKPOINT_DIR = Path("checkpoints")
+TRAIN_COMMAND = "python scripts/train_all.py --data PATH_TO_CIFAR10"
+
+
+class CheckpointError(RuntimeError):
+    """A checkpoint is missing, damaged or for another architecture; the message names the file."""
+
+
+@dataclass
+class LoadedCheckpoint:
+    model: nn.Module  # in eval mode
+    record: dict[str, Any]
+    directory: Path
+
+
+def atomic_write_bytes(path: Path, write) -> None:
+    """Call ``write(file_path)`` on a temporary path next to ``path``, then rename it over ``path``."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(handle)
+    try:
+        write(temporary)
+        os.replace(temporary, path)
+    finally:
+        if os.path.exists(temporary):
+            os.unlink(temporary)
+
+
+def _json_safe(value):
+    """JSON has no NaN or infinity: write them as null."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_json_safe(v) for v in value]
+    return value
+
+
+def write_json(path: Path, record: dict) -> None:
+    text = json.dumps(_json_safe(record), indent=2)
+
+    def write(temporary: str) -> None:
+        Path(temporary).write_text(text + "\n")
+
+    atomic_write_bytes(path, write)
+
+
+def save_checkpoint(model: nn.Module, record: dict, directory: str | os.PathLike) -> Path:
+    """Write fp16 weights and the run record into ``directory``; returns the directory."""
+    directory = Path(directory)
+    state = {name: tensor.detach().to("cpu", torch.float16 if tensor.is_floating_point() else tensor.dtype).contiguous()
+             for name, tensor in model.state_dict().items()}
+    atomic_write_bytes(directory / WEIGHTS_FILE, lambda temporary: save_file(state, temporary, metadata={"model": record["model"]}))
+    write_json(directory / RECORD_FILE, record)
+    return directory
+
+
+def read_record(directory: str | os.PathLike) -> dict[str, Any]:
+    path = Path(directory) / RECORD_FILE
+    if not path.is_file():
+        raise CheckpointError(f"Run record {path} is missing. Create the checkpoints with `{TRAIN_COMMAND}`.")
+    try:
+        record = json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise CheckpointError(f"Run record {path} is unreadable ({error}). Retrain with `{TRAIN_COMMAND}`.") from None
+    if not isinstance(record, dict) or "model" not in record:
+        raise CheckpointError(f"Run record {path} has no 'model' field; it was not written by this project.")
+    return record
+
+
+def load_checkpoint(directory: str | os.PathLike, device: str | torch.device = "cpu") -> LoadedCheckpoint:
+    """Rebuild the model named in ``run.json`` and load its weights, checking they belong to that architecture."""
+    directory = Path(directory)
+    record = read_record(directory)
+    weights = directory / WEIGHTS_FILE
+    if not weights.is_file():
+        raise CheckpointError(f"Weights {weights} are missing. Create them with `{TRAIN_COMMAND}`.")
+    try:
+        state = load_file(str(weights), device="cpu")
+    except (SafetensorsError, OSError, ValueError, RuntimeError) as error:
+        raise CheckpointError(f"Weights {weights} are truncated or corrupt ({error}). Retrain with "
+                              f"`{TRAIN_COMMAND}`.") from None
+    try:
+        model = build_model(record["model"], **record.get("model_options", {}))
+    except (ValueError, TypeError) as error:
+        raise CheckpointError(f"Run record {directory / RECORD_FILE} names a model this code cannot build: {error}") from None
+    expected = model.state_dict()
+    missing = sorted(set(expected) - set(state))
+    unexpected = sorted(set(state) - set(expected))
+    wrong_shape = sorted(k for k in set(expected) & set(state) if expected[k].shape != state[k].shape)
+    if missing or unexpected or wrong_shape:
+        details = "; ".join(f"{label}: {', '.join(keys[:3])}{' …' if len(keys) > 3 else ''}"
+                            for label, keys in (("missing", missing), ("unexpected", unexpected),
+                                                ("wrong shape", wrong_shape)) if keys)
+        raise CheckpointError(f"Weights {weights} do not match the architecture '{record['model']}' named in "
+                              f"{directory / RECORD_FILE} ({details}).")
+    model.load_state_dict({k: v.to(expected[k].dtype) for k, v in state.items()})
+    return LoadedCheckpoint(model.to(device).eval(), record, directory)
+
+
+def find_checkpoints(root: str | os.PathLike = DEFAULT_CHECKPOINT_DIR) -> dict[str, Path]:
+    """Model name -> folder, for every ``<root>/<name>/run.json``."""
+    root = Path(root)
+    if not root.is_dir():
+        return {}
+    return {p.parent.name: p.parent for p in sorted(root.glob(f"*/{RECORD_FILE}"))}

@@ -1,0 +1,414 @@
+"""CIFAR-10 loading: find the data, decode it once into a uint8 cache, split it.
+
+Three kinds of source are understood:
+
+* torchvision's ``cifar-10-batches-py`` folder (downloaded on request with ``download=True``);
+* an image-folder tree laid out ``train/<class>/*`` and ``test/<class>/*``;
+* a ``.tar.gz`` archive with that same layout (how ``../shared/datasets/cifar10-jpeg.tar.gz`` is laid out).
+
+A source is decoded once into ``<cache_dir>/cifar10-<key>.npz`` (uint8 images, int64 labels, class names), keyed by
+a fingerprint of the source, so a later load reads one file and decodes nothing.
+"""
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import pickle
+import tarfile
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, UnidentifiedImageError
+
+CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
+IMAGE_SHAPE = (32, 32, 3)
+DEFAULT_DATA_DIR = Path("data")
+DATA_ENV = "CIFAR10_DATA"
+CACHE_ENV = "CIFAR10_CACHE"
+TORCHVISION_FOLDER = "cifar-10-batches-py"
+GET_DATA_COMMAND = "python scripts/prepare_data.py --download --data ./data"
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
+
+
+class DataError(RuntimeError):
+    """The data set could not be found or read; the message says where and what to do."""
+
+
+@dataclass(frozen=True)
+class Split:
+    """One split: ``images`` uint8 N x 32 x 32 x 3 and ``labels`` int64 N."""
+
+    images: np.ndarray
+    labels: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def class_counts(self, num_classes: int = len(CLASSES)) -> np.ndarray:
+        return np.bincount(self.labels, minlength=num_classes)
+
+    def subset(self, indices: np.ndarray) -> "Split":
+        return Split(self.images[indices], self.labels[indices])
+
+
+@dataclass(frozen=True)
+class CIFAR10:
+    """The decoded data set: the training split divided into ``train`` and ``val``, plus ``test``."""
+
+    train: Split
+    val: Split
+    test: Split
+    classes: tuple[str, ...]
+    fingerprint: str  # sha256 of the decoded pixels and labels: equal for equal data, whatever the source format
+    source: Path
+    cache_file: Path
+    from_cache: bool
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.classes)
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Where the data lives
+
+
+def candidate_locations(data: str | os.PathLike | None = None) -> list[tuple[str, Path]]:
+    """The places to look, in order: ``--data``, else ``$CIFAR10_DATA``, else ``./data``."""
+    if data is not None:
+        return [("--data", Path(data))]
+    if os.environ.get(DATA_ENV):
+        return [(f"${DATA_ENV}", Path(os.environ[DATA_ENV]))]
+    return [("default", DEFAULT_DATA_DIR)]
+
+
+def resolve_data_path(data: str | os.PathLike | None = None) -> Path:
+    """The one place that decides where data lives (see :func:`candidate_locations`)."""
+    return candidate_locations(data)[0][1]
+
+
+def _has_split_folders(path: Path) -> bool:
+    return (path / "train").is_dir() and (path / "test").is_dir()
+
+
+def _looks_like_archive(path: Path) -> bool:
+    return path.is_file() and path.name.endswith((".tar.gz", ".tgz", ".tar"))
+
+
+def find_source(path: Path) -> Path | None:
+    """The concrete source at or inside ``path``: a batches folder, an image-folder tree or an archive."""
+    path = Path(path)
+    if _looks_like_archive(path):
+        return path
+    if not path.is_dir():
+        return None
+    if path.name == TORCHVISION_FOLDER or (path / "data_batch_1").is_file():
+        return path
+    if (path / TORCHVISION_FOLDER).is_dir():
+        return path / TORCHVISION_FOLDER
+    if _has_split_folders(path):
+        return path
+    archives = sorted(p for p in path.iterdir() if _looks_like_archive(p) and "cifar" in p.name.lower())
+    return archives[0] if archives else None
+
+
+def missing_data_message(data: str | os.PathLike | None = None) -> str:
+    looked = "\n".join(f"  - {Path(p).resolve()} ({how})" for how, p in candidate_locations(data))
+    return (
+        "CIFAR-10 was not found. Looked in:\n"
+        f"{looked}\n"
+        f"Looked for a '{TORCHVISION_FOLDER}' folder, an image-folder tree with train/ and test/, "
+        "or a cifar*.tar.gz archive laid out that way.\n"
+        f"Fix: download it with `{GET_DATA_COMMAND}`, or point --data (or ${DATA_ENV}) at a local copy, "
+        "e.g. --data ../shared/datasets/cifar10-jpeg.tar.gz"
+    )
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Decoding
+
+
+def _decode_image(raw: bytes, name: str) -> np.ndarray:
+    try:
+        with Image.open(io.BytesIO(raw)) as image:
+            image = image.convert("RGB")
+            pixels = np.asarray(image, dtype=np.uint8)
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as error:
+        raise DataError(f"Cannot decode image {name}: {error}. Replace or delete that file.") from None
+    if pixels.shape != IMAGE_SHAPE:
+        raise DataError(f"Image {name} is {pixels.shape[1]}x{pixels.shape[0]}, expected 32x32.")
+    return pixels
+
+
+def _class_index(class_name: str, where: str) -> int:
+    try:
+        return CLASSES.index(class_name)
+    except ValueError:
+        raise DataError(f"Unknown class folder '{class_name}' in {where}; expected one of {', '.join(CLASSES)}.") from None
+
+
+def _split_of(relative: str) -> tuple[str, str] | None:
+    """('train' | 'test', class name) for a member path ``[prefix/]split/class/file``, else None."""
+    parts = Path(relative).parts
+    if len(parts) < 3 or not parts[-1].lower().endswith(IMAGE_SUFFIXES) or parts[-1].startswith("."):
+        return None
+    split, class_name = parts[-3], parts[-2]
+    return (split, class_name) if split in ("train", "test") else None
+
+
+def _stack(items: list[tuple[str, int, np.ndarray]]) -> tuple[np.ndarray, np.ndarray]:
+    """Images and labels ordered by (label, file name), so every machine gets the same order."""
+    items.sort(key=lambda item: (item[1], item[0]))
+    images = np.stack([pixels for _, _, pixels in items]) if items else np.zeros((0, *IMAGE_SHAPE), np.uint8)
+    labels = np.array([label for _, label, _ in items], dtype=np.int64)
+    return images, labels
+
+
+def _decode_members(members, source: Path, progress: bool) -> dict[str, np.ndarray]:
+    """Decode ``(relative path, read-bytes callable)`` pairs into the cache's arrays."""
+    from tqdm.auto import tqdm
+
+    found: dict[str, list[tuple[str, int, np.ndarray]]] = {"train": [], "test": []}
+    for relative, read in tqdm(members, desc=f"Decoding {source.name}", unit="img", disable=not progress):
+        split_and_class = _split_of(relative)
+        if split_and_class is None:
+            continue
+        split, class_name = split_and_class
+        label = _class_index(class_name, str(source))
+        found[split].append((Path(relative).name, label, _decode_image(read(), f"{source}/{relative}")))
+    if not found["train"] or not found["test"]:
+        raise DataError(f"{source} has no images under train/<class>/ and test/<class>/.")
+    train_images, train_labels = _stack(found["train"])
+    test_images, test_labels = _stack(found["test"])
+    return dict(train_images=train_images, train_labels=train_labels, test_images=test_images, test_labels=test_labels)
+
+
+def _archive_members(path: Path):
+    try:
+        archive = tarfile.open(path)
+        members = [m for m in archive.getmembers() if m.isfile()]
+    except (tarfile.TarError, OSError, EOFError) as error:
+        raise DataError(f"Cannot read archive {path}: {error}. Download it again or point --data elsewhere.") from None
+
+    def reader(member):
+        def read() -> bytes:
+            try:
+                return archive.extractfile(member).read()
+            except (tarfile.TarError, OSError, EOFError) as error:
+                raise DataError(f"Cannot read {member.name} in archive {path}: {error}") from None
+
+        return read
+
+    return [(m.name, reader(m)) for m in members]
+
+
+def _folder_files(path: Path) -> list[Path]:
+    return sorted(p for split in ("train", "test") for p in (path / split).rglob("*") if p.is_file())
+
+
+def _folder_members(path: Path):
+    return [(str(p.relative_to(path)), p.read_bytes) for p in _folder_files(path)]
+
+
+class _NumpyOnlyUnpickler(pickle.Unpickler):
+    """torchvision's batches are pickles written by others: allow only what rebuilds numpy arrays and lists."""
+
+    ALLOWED = {
+        ("numpy.core.multiarray", "_reconstruct"),
+        ("numpy._core.multiarray", "_reconstruct"),
+        ("numpy", "ndarray"),
+        ("numpy", "dtype"),
+        ("_codecs", "encode"),
+    }
+
+    def find_class(self, module: str, name: str):
+        if (module, name) not in self.ALLOWED:
+            raise pickle.UnpicklingError(f"refusing to load {module}.{name}")
+        return super().find_class(module, name)
+
+
+def _read_batch(path: Path) -> dict:
+    try:
+        with open(path, "rb") as handle:
+            batch = _NumpyOnlyUnpickler(handle, encoding="latin1").load()
+        return {key.decode() if isinstance(key, bytes) else key: value for key, value in batch.items()}
+    except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ValueError) as error:
+        raise DataError(f"Cannot read CIFAR-10 batch {path}: {error}. Download it again.") from None
+
+
+def _decode_batches(path: Path) -> dict[str, np.ndarray]:
+    def load(names: list[str]) -> tuple[np.ndarray, np.ndarray]:
+        batches = [_read_batch(path / name) for name in names]
+        images = np.concatenate([np.asarray(b["data"], dtype=np.uint8) for b in batches])
+        labels = np.concatenate([np.asarray(b["labels"], dtype=np.int64) for b in batches])
+        return images.reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1).copy(), labels
+
+    missing = [n for n in [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"] if not (path / n).is_file()]
+    if missing:
+        raise DataError(f"{path} lacks {', '.join(missing)}. Download it again with `{GET_DATA_COMMAND}`.")
+    train_images, train_labels = load([f"data_batch_{i}" for i in range(1, 6)])
+    test_images, test_labels = load(["test_batch"])
+    return dict(train_images=train_images, train_labels=train_labels, test_images=test_images, test_labels=test_labels)
+
+
+def _source_key(source: Path) -> str:
+    """Fingerprint of the source's bytes (a file) or listing (a folder), to find its cache."""
+    digest = hashlib.sha256()
+    if source.is_file():
+        with open(source, "rb") as handle:
+            for chunk in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(chunk)
+    else:
+        files = sorted(p for p in source.iterdir() if p.is_file()) if not _has_split_folders(source) else _folder_files(source)
+        for file in files:
+            stat = file.stat()
+            digest.update(f"{file.relative_to(source)}\0{stat.st_size}\0{stat.st_mtime_ns}\n".encode())
+    return digest.hexdigest()[:16]
+
+
+def _content_fingerprint(arrays: dict[str, np.ndarray]) -> str:
+    digest = hashlib.sha256()
+    for name in ("train_images", "train_labels", "test_images", "test_labels"):
+        digest.update(np.ascontiguousarray(arrays[name]).tobytes())
+    return digest.hexdigest()
+
+
+def default_cache_dir() -> Path:
+    return Path(os.environ.get(CACHE_ENV) or Path.home() / ".cache" / "cifar10-cnn-lab")
+
+
+def _write_atomic_npz(path: Path, arrays: dict[str, np.ndarray]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
+    try:
+        with os.fdopen(handle, "wb") as out:
+            np.savez(out, **arrays)
+        os.replace(temporary, path)
+    finally:
+        if os.path.exists(temporary):
+            os.unlink(temporary)
+
+
+def _read_cache(path: Path) -> dict[str, np.ndarray] | None:
+    try:
+        with np.load(path, allow_pickle=False) as cache:
+            return {name: cache[name] for name in cache.files}
+    except (OSError, ValueError, KeyError, EOFError):
+        return None  # unreadable cache: decode the source again and overwrite it
+
+
+def decode_source(source: Path, *, progress: bool = True) -> dict[str, np.ndarray]:
+    """Decode a source into train/test images and labels (no cache involved)."""
+    if _looks_like_archive(source):
+        return _decode_members(_archive_members(source), source, progress)
+    if _has_split_folders(source):
+        return _decode_members(_folder_members(source), source, progress)
+    return _decode_batches(source)
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Splitting
+
+
+def stratified_split(labels: np.ndarray, per_class: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Indices (train, val) with exactly ``per_class`` validation images of each class, the same on every machine.
+
+    PCG64 streams are specified bit for bit, so a seed gives the same split everywhere.
+    """
+    rng = np.random.Generator(np.random.PCG64(seed))
+    val_parts = []
+    for label in np.unique(labels):
+        members = np.flatnonzero(labels == label)
+        if per_class > len(members):
+            raise ValueError(f"class {label} has {len(members)} images, fewer than {per_class} for validation")
+        val_parts.append(rng.permutation(members)[:per_class])
+    val = np.sort(np.concatenate(val_parts)) if val_parts else np.zeros(0, np.int64)
+    train = np.setdiff1d(np.arange(len(labels)), val)
+    return train, val
+
+
+def load_cifar10(
+    source: str | os.PathLike | None = None,
+    *,
+    val_per_class: int = 500,
+    split_seed: int = 0,
+    download: bool = False,
+    cache_dir: str | os.PathLike | None = None,
+    progress: bool = True,
+) -> CIFAR10:
+    """Load CIFAR-10 from ``source`` (else ``$CIFAR10_DATA``, else ``./data``), decoding only on a cache miss.
+
+    ``download=True`` fetches torchvision's copy into the data folder when nothing is found there.
+    """
+    root = resolve_data_path(source)
+    found = find_source(root)
+    if found is None and download:
+        download_cifar10(root)
+        found = find_source(root)
+    if found is None:
+        raise DataError(missing_data_message(source))
+
+    cache_file = Path(cache_dir or default_cache_dir()) / f"cifar10-{_source_key(found)}.npz"
+    arrays = _read_cache(cache_file) if cache_file.exists() else None
+    from_cache = arrays is not None
+    if arrays is None:
+        arrays = decode_source(found, progress=progress)
+        arrays["fingerprint"] = np.array(_content_fingerprint(arrays))
+        arrays["classes"] = np.array(CLASSES)
+        _write_atomic_npz(cache_file, arrays)
+
+    train_all = Split(arrays["train_images"], arrays["train_labels"])
+    train_index, val_index = stratified_split(train_all.labels, val_per_class, split_seed)
+    return CIFAR10(
+        train=train_all.subset(train_index),
+        val=train_all.subset(val_index),
+        test=Split(arrays["test_images"], arrays["test_labels"]),
+        classes=tuple(str(c) for c in arrays["classes"]),
+        fingerprint=str(arrays["fingerprint"]),
+        source=found,
+        cache_file=cache_file,
+        from_cache=from_cache,
+    )
+
+
+TORCHVISION_URL = "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz"  # the address torchvision uses
+TORCHVISION_MD5 = "c58f30108f718f92721af3b95e74349a"
+
+
+def download_cifar10(root: str | os.PathLike, progress_callback=None) -> Path:
+    """Fetch the original CIFAR-10 (torchvision's python version) into ``root``; returns the batches folder.
+
+    ``progress_callback(fraction)`` is called as bytes arrive (a tqdm bar in scripts, ``st.progress`` in the app).
+    The archive's MD5 is checked before it is unpacked.
+    """
+    import urllib.request
+
+    root = Path(root)
+    root.mkdir(parents=True, exist_ok=True)
+    archive = root / "cifar-10-python.tar.gz"
+    digest = hashlib.md5()
+    try:
+        with urllib.request.urlopen(TORCHVISION_URL, timeout=60) as response, open(archive, "wb") as out:
+            total = int(response.headers.get("Content-Length") or 0)
+            done = 0
+            for chunk in iter(lambda: response.read(1 << 20), b""):
+                out.write(chunk)
+                digest.update(chunk)
+                done += len(chunk)
+                if progress_callback is not None and total:
+                    progress_callback(min(done / total, 1.0))
+    except OSError as error:
+        raise DataError(
+            f"Download of CIFAR-10 from {TORCHVISION_URL} into {root.resolve()} failed: {error}. "
+            "Check the internet connection, or point --data at a local copy."
+        ) from None
+    if digest.hexdigest() != TORCHVISION_MD5:
+        archive.unlink()
+        raise DataError(f"The downloaded {archive.name} has the wrong checksum; it was deleted. Try again.")
+    with tarfile.open(archive) as tar:
+        tar.extractall(root, filter="data")
+    archive.unlink()
+    return root / TORCHVISION_FOLDER

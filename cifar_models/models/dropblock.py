@@ -1,0 +1,26 @@
+"""DropBlock (Ghiasi et al., 2018) with the mask drawn on the input's device."""
+from __future__ import annotations
+
+import torch
+from dropblock import DropBlock2D
+
+
+class DeviceDropBlock2D(DropBlock2D):
+    """The ``dropblock`` package's DropBlock2D, drawing its mask where the input lives.
+
+    The package draws the mask with ``torch.rand`` on the CPU and copies it to the GPU every step: that made a
+    PlainCNN epoch 2.7x slower on an H200 (1.2-1.4 s against 0.45-0.49 s without DropBlock). torchvision's
+    ``DropBlock2d`` runs on the device but refuses even block sizes such as the seed's 8, 4 and 2, so this keeps the
+    package's arithmetic (gamma, even-size cropping, rescaling) and only moves the draw.
+    """
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.dim() != 4:
+            raise ValueError(f"DropBlock2D expects (N, C, H, W), got shape {tuple(x.shape)}")
+        if not self.training or self.drop_prob == 0.0:
+            return x
+        gamma = self._compute_gamma(x)
+        mask = (torch.rand(x.shape[0], *x.shape[2:], device=x.device) < gamma).to(x.dtype)
+        block_mask = self._compute_block_mask(mask)
+        kept = block_mask.sum().clamp_min(1.0)  # every block dropped: avoid dividing by zero
+        return x * block_mask[:, None, :, :] * (block_mask.numel() / kept)

@@ -1,0 +1,35 @@
+"""Find (or download) CIFAR-10 and decode it once into the cache that training and the dashboard read.
+
+    python scripts/prepare_data.py --download --data ./data      # the original, from the internet
+    python scripts/prepare_data.py --data ../shared/datasets/cifar10-jpeg.tar.gz
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from cifar_models.data import DataError, load_cifar10  # noqa: E402
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data", help="data folder, image-folder tree or .tar.gz (default: $CIFAR10_DATA or ./data)")
+    parser.add_argument("--download", action="store_true", help="download the original CIFAR-10 if none is found")
+    args = parser.parse_args(argv)
+    try:
+        data = load_cifar10(args.data, download=args.download)
+    except DataError as error:
+        print(error, file=sys.stderr)
+        return 2
+    print(f"source      {data.source}")
+    print(f"cache       {data.cache_file} ({'reused' if data.from_cache else 'written'})")
+    print(f"fingerprint {data.fingerprint[:16]}")
+    print(f"splits      train {len(data.train):,} · validation {len(data.val):,} · test {len(data.test):,}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,40 @@
+"""Shared fixtures: the real data from ../shared/datasets and one decode cache for the whole session."""
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED_ARCHIVE = REPO.parent / "shared" / "datasets" / "cifar10-jpeg.tar.gz"
+sys.path.insert(0, str(REPO))
+
+
+@pytest.fixture(scope="session")
+def archive() -> Path:
+    assert SHARED_ARCHIVE.is_file(), f"the shared data set is expected at {SHARED_ARCHIVE}"
+    return SHARED_ARCHIVE
+
+
+@pytest.fixture(scope="session", autouse=True)
+def data_environment(tmp_path_factory, archive):
+    """Every test (and every subprocess it starts) finds the shared data and one decode cache."""
+    cache = tmp_path_factory.mktemp("cifar-cache")
+    saved = {k: os.environ.get(k) for k in ("CIFAR10_DATA", "CIFAR10_CACHE")}
+    os.environ["CIFAR10_DATA"] = str(archive)
+    os.environ["CIFAR10_CACHE"] = str(cache)
+    yield cache
+    for key, value in saved.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
+
+
+@pytest.fixture(scope="session")
+def cifar(data_environment):
+    from cifar_models.data import load_cifar10
+
+    return load_cifar10(progress=False)

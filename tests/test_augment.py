@@ -1,0 +1,101 @@
+import pytest
+import torch
+
+from cifar_models import augment
+from cifar_models.augment import AugmentPipeline, describe_draws, model_input, denormalize, to_float_batch
+
+
+@pytest.fixture
+def batch(cifar):
+    return to_float_batch(torch.from_numpy(cifar.test.images[:16]))
+
+
+def seeded(seed=0):
+    return torch.Generator().manual_seed(seed)
+
+
+PER_IMAGE = {
+    "random_crop": dict(padding=4),
+    "horizontal_flip": dict(p=0.5),
+    "rotate": dict(degrees=15),
+    "color_jitter": dict(brightness=0.4, contrast=0.4, saturation=0.4),
+    "cutout": dict(size=8),
+}
+
+
+@pytest.mark.parametrize("name", PER_IMAGE)
+def test_shape_dtype_and_seed(batch, name):
+    op = getattr(augment, name)
+    first = op(batch, **PER_IMAGE[name], generator=seeded(1))
+    again = op(batch, **PER_IMAGE[name], generator=seeded(1))
+    other = op(batch, **PER_IMAGE[name], generator=seeded(2))
+    assert first.shape == batch.shape and first.dtype == batch.dtype
+    assert torch.equal(first, again)
+    assert not torch.equal(first, other)
+    assert not torch.equal(first, batch)
+    assert first.min() >= 0 and first.max() <= 1
+
+
+def test_flip_twice_is_identity_and_flip_mirrors(batch):
+    once = augment.horizontal_flip(batch, p=1.0)
+    assert torch.equal(once, batch.flip(-1))
+    assert torch.equal(augment.horizontal_flip(once, p=1.0), batch)
+    assert torch.equal(augment.horizontal_flip(batch, p=0.0), batch)
+
+
+def test_crop_is_a_translation(batch):
+    crop = augment.RandomCrop(4)
+    draws = {"dx": torch.full((16,), 2), "dy": torch.full((16,), -3)}
+    shifted = crop.apply(batch, draws)
+    # output pixel (r, c) comes from input (r + dy, c + dx) where that is inside the image
+    assert torch.equal(shifted[:, :, 3:, :30], batch[:, :, :29, 2:])
+    assert torch.equal(crop.apply(batch, {"dx": torch.zeros(16, dtype=torch.long), "dy": torch.zeros(16, dtype=torch.long)}), batch)
+
+
+def test_cutout_fills_a_square(batch):
+    out = augment.Cutout(8).apply(batch, {"cy": torch.full((16,), 16), "cx": torch.full((16,), 16)})
+    assert torch.all(out[:, :, 12:20, 12:20] == 0.5)
+    assert torch.equal(out[:, :, :12], batch[:, :, :12])
+
+
+def test_mixup_and_cutmix_keep_target_mass(batch):
+    targets = torch.nn.functional.one_hot(torch.arange(16) % 10, 10).float()
+    for op in (augment.mixup, augment.cutmix):
+        images, mixed = op(batch, targets, alpha=1.0, generator=seeded(3))
+        assert images.shape == batch.shape
+        assert torch.allclose(mixed.sum(1), torch.ones(16))
+        again, _ = op(batch, targets, alpha=1.0, generator=seeded(3))
+        assert torch.equal(images, again)
+
+
+@pytest.mark.parametrize("params, message", [
+    (dict(crop_padding=9), "crop padding must be between 0 and 8"),
+    (dict(crop_padding=2.5), "whole number"),
+    (dict(flip_p=1.5), "flip probability must be between 0.0 and 1.0"),
+    (dict(cutout_size=-1), "cutout size"),
+    (dict(brightness=2), "brightness"),
+    (dict(rotate_degrees=90), "rotation degrees"),
+    (dict(mix="blend"), "mix must be"),
+    (dict(mix="mixup", mix_alpha=0), "mix alpha"),
+    (dict(sharpness=1), "unknown augmentation parameter"),
+])
+def test_out_of_range_parameters_are_refused(params, message):
+    with pytest.raises(ValueError, match=message):
+        AugmentPipeline.from_dict(params)
+
+
+def test_pipeline_round_trips_and_reports_draws(batch):
+    params = dict(crop_padding=2, flip_p=0.5, rotate_degrees=5.0, brightness=0.2, cutout_size=6, mix="cutmix")
+    pipeline = AugmentPipeline.from_dict(params)
+    assert AugmentPipeline.from_dict(pipeline.to_dict()).to_dict() == pipeline.to_dict()
+    out = pipeline(batch, torch.arange(16) % 10, generator=seeded(5))
+    assert out.images.shape == batch.shape and out.targets.shape == (16, 10)
+    words = describe_draws(out.draws, 0)
+    assert set(words) == {"crop", "flip", "rotate", "jitter", "cutout", "mix"}
+    assert torch.equal(pipeline(batch, torch.arange(16) % 10, generator=seeded(5)).images, out.images)
+
+
+def test_normalisation_round_trip(cifar):
+    images = cifar.test.images[:4]
+    restored = denormalize(model_input(images))
+    assert torch.allclose(restored, to_float_batch(torch.from_numpy(images)), atol=1e-6)

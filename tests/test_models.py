@@ -1,0 +1,84 @@
+import pytest
+import torch
+from torch import nn
+
+from cifar_models import MODELS, build_model
+from cifar_models.augment import model_input
+from cifar_models.models import UnknownModelError, capture_activations, register_model
+from cifar_models.models.dropblock import DeviceDropBlock2D
+
+EXPECTED_PARAMETERS = {"plain_cnn": 2_784_250, "senet": 11_263_042, "inception": 5_595_786}
+
+
+def test_registry_names_and_errors():
+    assert set(MODELS) == set(EXPECTED_PARAMETERS)
+    with pytest.raises(UnknownModelError, match="unknown model 'resnet'.*inception, plain_cnn, senet"):
+        build_model("resnet")
+    with pytest.raises(ValueError, match="already registered"):
+        register_model("senet")(lambda: nn.Identity())
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED_PARAMETERS))
+def test_shapes_parameters_and_named_layers(name):
+    model = build_model(name).eval()
+    assert model.num_parameters() == EXPECTED_PARAMETERS[name]
+    assert model.macs_per_image() > 10_000_000
+    layers = model.inspectable_layers()
+    logits, captured = capture_activations(model, torch.randn(3, 3, 32, 32), list(layers))
+    assert logits.shape == (3, 10)
+    for layer_name, layer in layers.items():
+        assert tuple(captured[layer_name].shape) == (3, *layer.shape), layer_name
+
+
+def test_named_layer_kinds():
+    assert len(build_model("senet").inspectable_layers("gate")) == 8
+    branches = build_model("inception").inspectable_layers("branch")
+    assert len(branches) == 4 * 8
+    assert {n.rsplit(".", 1)[1] for n in branches} == {"branch1x1", "branch3x3", "branch_double3x3", "branch_pool"}
+    with pytest.raises(KeyError, match="unknown layer"):
+        capture_activations(build_model("plain_cnn"), torch.randn(1, 3, 32, 32), ["nope"])
+
+
+def test_plain_cnn_macs_match_hand_count():
+    # conv k*k*Cin*Cout*H*W at 32, 16, 8, 4, 2 pixels, plus the two linear layers
+    convs = [(7, 3, 32, 32), (5, 32, 64, 16), (5, 64, 128, 8), (3, 128, 256, 4), (3, 256, 512, 2)]
+    expected = sum(k * k * cin * cout * s * s for k, cin, cout, s in convs) + 512 * 2000 + 2000 * 10
+    assert build_model("plain_cnn").macs_per_image() == expected
+
+
+def test_device_dropblock_matches_package_drop_rate():
+    from dropblock import DropBlock2D
+
+    torch.manual_seed(0)
+    x = torch.ones(64, 8, 32, 32)
+    for block_size in (8, 4, 2):
+        ours, theirs = DeviceDropBlock2D(0.3, block_size).train(), DropBlock2D(0.3, block_size).train()
+        ours_rate = torch.stack([(ours(x) == 0).float().mean() for _ in range(10)]).mean()
+        theirs_rate = torch.stack([(theirs(x) == 0).float().mean() for _ in range(10)]).mean()
+        assert abs(ours_rate - theirs_rate) < 0.02, (block_size, ours_rate, theirs_rate)
+        assert ours_rate > 0.05
+    assert torch.equal(DeviceDropBlock2D(0.3, 8).eval()(x), x)
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED_PARAMETERS))
+def test_short_cpu_training_beats_chance(name, cifar):
+    """One pass over 2,000 real images, then accuracy on 1,000 held-out ones well above 10%."""
+    torch.manual_seed(0)
+    model = build_model(name)
+    images, labels = cifar.train.images[:2000], torch.from_numpy(cifar.train.labels[:2000])
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9, nesterov=True, weight_decay=5e-4)
+    losses = []
+    model.train()
+    for epoch in range(2 if name == "plain_cnn" else 1):
+        for start in range(0, 2000, 64):
+            loss = nn.functional.cross_entropy(model(model_input(images[start:start + 64])), labels[start:start + 64])
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+            losses.append(loss.item())
+    assert sum(losses[-5:]) / 5 < sum(losses[:5]) / 5
+    model.eval()
+    with torch.no_grad():
+        predictions = model(model_input(cifar.val.images[:1000])).argmax(1)
+    accuracy = (predictions == torch.from_numpy(cifar.val.labels[:1000])).float().mean().item()
+    assert accuracy > 0.2, accuracy
