@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from safetensors import SafetensorsError
+from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 from torch import nn
 
@@ -103,7 +103,7 @@ def load_checkpoint(directory: str | os.PathLike, device: str | torch.device = "
         raise CheckpointError(f"Weights {weights} are missing. Create them with `{TRAIN_COMMAND}`.")
     try:
         state = load_file(str(weights), device="cpu")
-    except (SafetensorsError, OSError, ValueError, RuntimeError) as error:
+    except (SafetensorError, OSError, ValueError, RuntimeError) as error:
         raise CheckpointError(f"Weights {weights} are truncated or corrupt ({error}). Retrain with "
                               f"`{TRAIN_COMMAND}`.") from None
     try:

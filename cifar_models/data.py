@@ -31,6 +31,7 @@ CACHE_ENV = "CIFAR10_CACHE"
 TORCHVISION_FOLDER = "cifar-10-batches-py"
 GET_DATA_COMMAND = "python scripts/prepare_data.py --download --data ./data"
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
+CACHE_FORMAT = "v2"  # bump when the cached arrays change (v2: class-mixed order)
 
 
 class DataError(RuntimeError):
@@ -160,8 +161,14 @@ def _split_of(relative: str) -> tuple[str, str] | None:
 
 
 def _stack(items: list[tuple[str, int, np.ndarray]]) -> tuple[np.ndarray, np.ndarray]:
-    """Images and labels ordered by (label, file name), so every machine gets the same order."""
+    """Images and labels in one fixed, class-mixed order, the same on every machine.
+
+    Sorted by (label, file name) first, then put through a fixed PCG64 permutation: the classes are interleaved as
+    in the original batches, so "the first N test images" is a fair sample.
+    """
     items.sort(key=lambda item: (item[1], item[0]))
+    order = np.random.Generator(np.random.PCG64(20091)).permutation(len(items))
+    items = [items[i] for i in order]
     images = np.stack([pixels for _, _, pixels in items]) if items else np.zeros((0, *IMAGE_SHAPE), np.uint8)
     labels = np.array([label for _, label, _ in items], dtype=np.int64)
     return images, labels
@@ -351,7 +358,7 @@ def load_cifar10(
     if found is None:
         raise DataError(missing_data_message(source))
 
-    cache_file = Path(cache_dir or default_cache_dir()) / f"cifar10-{_source_key(found)}.npz"
+    cache_file = Path(cache_dir or default_cache_dir()) / f"cifar10-{CACHE_FORMAT}-{_source_key(found)}.npz"
     arrays = _read_cache(cache_file) if cache_file.exists() else None
     from_cache = arrays is not None
     if arrays is None:

@@ -38,3 +38,25 @@ def cifar(data_environment):
     from cifar_models.data import load_cifar10
 
     return load_cifar10(progress=False)
+
+
+def run_script(*args: str, timeout: float = 900, check: bool = True):
+    """Run one of scripts/*.py (or a module) as a real subprocess from the repo root; returns CompletedProcess."""
+    import subprocess
+
+    result = subprocess.run([sys.executable, *args], cwd=REPO, capture_output=True, text=True, timeout=timeout)
+    if check and result.returncode != 0:
+        raise AssertionError(f"{args} exited {result.returncode}:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}")
+    return result
+
+
+SMOKE_SUBSET = 2000
+
+
+@pytest.fixture(scope="session")
+def trained_checkpoints(tmp_path_factory, data_environment) -> Path:
+    """All three models really trained on CPU by `train_all.py --subset 2000 --epochs 2` (about 5 minutes)."""
+    out = tmp_path_factory.mktemp("checkpoints")
+    run_script("scripts/train_all.py", "--subset", str(SMOKE_SUBSET), "--epochs", "2", "--device", "cpu",
+               "--out", str(out), "--quiet")
+    return out

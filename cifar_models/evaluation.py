@@ -1,0 +1,121 @@
+"""Evaluation: predictions (optionally with flip test-time augmentation) and the metrics a run record keeps."""
+from __future__ import annotations
+
+import time
+from contextlib import nullcontext
+
+import numpy as np
+import torch
+from torch import nn
+
+from .augment import model_input
+from .models.base import evaluating
+
+
+def autocast_for(device: torch.device):
+    """bf16 autocast on CUDA, plain fp32 elsewhere: the same code runs on both."""
+    if device.type == "cuda":
+        return torch.autocast(device_type="cuda", dtype=torch.bfloat16)
+    return nullcontext()
+
+
+def prepare_input(images: torch.Tensor | np.ndarray, device: torch.device) -> torch.Tensor:
+    batch = model_input(images, device)
+    return batch.contiguous(memory_format=torch.channels_last) if device.type == "cuda" else batch
+
+
+@torch.no_grad()
+def predict_logits(model: nn.Module, images: torch.Tensor | np.ndarray, *, device: str | torch.device | None = None,
+                   batch_size: int = 256, tta: bool = False) -> torch.Tensor:
+    """Float32 logits ``(N, classes)`` on the CPU for uint8 images ``(N, 32, 32, 3)``; ``tta`` averages with the mirror."""
+    device = torch.device(device) if device is not None else next(model.parameters()).device
+    images = torch.as_tensor(images)
+    outputs = []
+    with evaluating(model), autocast_for(device):
+        for start in range(0, len(images), batch_size):
+            batch = prepare_input(images[start:start + batch_size], device)
+            logits = model(batch).float()
+            if tta:
+                logits = (logits + model(batch.flip(-1)).float()) / 2
+            outputs.append(logits.cpu())
+    return torch.cat(outputs) if outputs else torch.zeros(0, 0)
+
+
+def predict_proba(model: nn.Module, images: torch.Tensor | np.ndarray, device: str | torch.device | None = None,
+                  batch_size: int = 256, tta: bool = False) -> np.ndarray:
+    """Class probabilities ``(N, classes)`` as a numpy array."""
+    logits = predict_logits(model, images, device=device, batch_size=batch_size, tta=tta)
+    return torch.softmax(logits, 1).numpy()
+
+
+def confusion_matrix(labels: np.ndarray, predictions: np.ndarray, num_classes: int) -> np.ndarray:
+    """Counts, rows the true class and columns the predicted one."""
+    return np.bincount(labels * num_classes + predictions, minlength=num_classes**2).reshape(num_classes, num_classes)
+
+
+def reliability_bins(probs: np.ndarray, labels: np.ndarray, bins: int = 15) -> list[dict]:
+    """Per confidence bin: mean confidence, accuracy and count (the reliability diagram's data)."""
+    confidence = probs.max(1)
+    correct = probs.argmax(1) == labels
+    edges = np.linspace(0, 1, bins + 1)
+    which = np.clip(np.digitize(confidence, edges[1:-1], right=True), 0, bins - 1)
+    rows = []
+    for index in range(bins):
+        members = which == index
+        count = int(members.sum())
+        rows.append({"low": float(edges[index]), "high": float(edges[index + 1]), "count": count,
+                     "confidence": float(confidence[members].mean()) if count else None,
+                     "accuracy": float(correct[members].mean()) if count else None})
+    return rows
+
+
+def expected_calibration_error(probs: np.ndarray, labels: np.ndarray, bins: int = 15) -> float:
+    """ECE (Guo et al., 2017): the count-weighted gap between confidence and accuracy over equal-width bins."""
+    total = len(labels)
+    return float(sum(row["count"] / total * abs(row["confidence"] - row["accuracy"])
+                     for row in reliability_bins(probs, labels, bins) if row["count"]))
+
+
+@torch.no_grad()
+def measure_latency_ms(model: nn.Module, images: np.ndarray, device: torch.device, repeats: int = 20) -> float:
+    """Mean wall time of one single-image forward pass, after warm-up, with device synchronisation."""
+    def synchronise():
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
+
+    batches = [prepare_input(images[i % len(images)][None], device) for i in range(repeats)]
+    with evaluating(model), autocast_for(device):
+        for batch in batches[:3]:
+            model(batch)
+        synchronise()
+        started = time.perf_counter()
+        for batch in batches:
+            model(batch)
+        synchronise()
+    return (time.perf_counter() - started) / repeats * 1000
+
+
+def evaluate_test(model: nn.Module, images: np.ndarray | torch.Tensor, labels: np.ndarray, *, device: torch.device,
+                  num_classes: int = 10, batch_size: int = 1024) -> dict:
+    """The ``test`` block of a run record."""
+    labels = np.asarray(labels)
+    started = time.perf_counter()
+    plain = predict_proba(model, images, device, batch_size)
+    throughput = len(labels) / max(time.perf_counter() - started, 1e-9)
+    flipped = predict_proba(model, images, device, batch_size, tta=True)
+    predictions = plain.argmax(1)
+    matrix = confusion_matrix(labels, predictions, num_classes)
+    per_class = matrix.diagonal() / np.maximum(matrix.sum(1), 1)
+    return {
+        "n": int(len(labels)),
+        "accuracy": float((predictions == labels).mean()),
+        "accuracy_tta": float((flipped.argmax(1) == labels).mean()),
+        "per_class_accuracy": per_class.tolist(),
+        "confusion_matrix": matrix.tolist(),
+        "ece": expected_calibration_error(plain, labels),
+        "reliability": reliability_bins(plain, labels),
+        "latency_ms": measure_latency_ms(model, np.asarray(images[:32]), device),
+        "throughput_images_per_s": throughput,
+        "predictions": predictions.tolist(),
+        "confidence": [round(float(c), 4) for c in plain.max(1)],
+    }

@@ -1,0 +1,64 @@
+"""Re-evaluate saved checkpoints on the test split; one JSON object per line per model.
+
+    python scripts/evaluate.py --checkpoints checkpoints/ --data ../shared/datasets/cifar10-jpeg.tar.gz
+    python scripts/evaluate.py --checkpoints /tmp/ckpt --limit 2000     # the images a --subset 2000 run used
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+
+from cifar_models.checkpoint import DEFAULT_CHECKPOINT_DIR, CheckpointError, find_checkpoints, load_checkpoint  # noqa: E402
+from cifar_models.data import DataError, load_cifar10  # noqa: E402
+from cifar_models.evaluation import predict_proba  # noqa: E402
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--checkpoints", default=str(DEFAULT_CHECKPOINT_DIR), help="folder of <model>/ checkpoints")
+    parser.add_argument("--data", help="CIFAR-10 location (default: $CIFAR10_DATA, else ./data)")
+    parser.add_argument("--limit", type=int, help="only the first N test images")
+    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    args = parser.parse_args(argv)
+    found = find_checkpoints(args.checkpoints)
+    if not found:
+        print(f"error: no checkpoints under {Path(args.checkpoints).resolve()}; create them with "
+              "`python scripts/train_all.py`", file=sys.stderr)
+        return 2
+    try:
+        test = load_cifar10(args.data, progress=False).test
+    except DataError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    count = min(args.limit or len(test), len(test))
+    images, labels = test.images[:count], test.labels[:count]
+    failures = 0
+    for name, folder in found.items():
+        try:
+            loaded = load_checkpoint(folder, args.device)
+        except CheckpointError as error:
+            print(json.dumps({"model": name, "error": str(error)}))
+            failures += 1
+            continue
+        plain = predict_proba(loaded.model, images, args.device, batch_size=512)
+        flipped = predict_proba(loaded.model, images, args.device, batch_size=512, tta=True)
+        print(json.dumps({
+            "model": name,
+            "n": count,
+            "accuracy": float((plain.argmax(1) == labels).mean()),
+            "accuracy_tta": float((flipped.argmax(1) == labels).mean()),
+            "recorded_accuracy": loaded.record.get("test", {}).get("accuracy"),
+            "recorded_n": loaded.record.get("test", {}).get("n"),
+        }))
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,90 @@
+"""Train the lab's three models (or those named with --models) and write checkpoints/<model>/.
+
+    python scripts/train_all.py --data ../shared/datasets/cifar10-jpeg.tar.gz
+    python scripts/train_all.py --subset 2000 --epochs 2 --device cpu          # a smoke run
+    torchrun --nproc_per_node=8 scripts/train_all.py --data ...                 # DistributedDataParallel
+
+Rerunning the same command after an interruption resumes each model from its last finished epoch.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from cifar_models import MODELS  # noqa: E402
+from cifar_models import distributed  # noqa: E402
+from cifar_models.checkpoint import DEFAULT_CHECKPOINT_DIR  # noqa: E402
+from cifar_models.data import DataError, load_cifar10  # noqa: E402
+from cifar_models.engine import ResumeMismatch, TrainingDiverged, train_model  # noqa: E402
+from cifar_models.recipe import DEFAULT_RECIPE, load_recipe_file, recipe_for  # noqa: E402
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data", help="CIFAR-10 location (default: $CIFAR10_DATA, else ./data)")
+    parser.add_argument("--download", action="store_true", help="download the original CIFAR-10 if none is found")
+    parser.add_argument("--models", default=",".join(MODELS), help=f"comma-separated, from {', '.join(MODELS)}")
+    parser.add_argument("--epochs", type=int, help="override the recipe's epochs")
+    parser.add_argument("--device", help="cpu, cuda or cuda:N (default: cuda when available)")
+    parser.add_argument("--subset", type=int, help="smoke run: N training images (stratified), the first N test images")
+    parser.add_argument("--out", default=str(DEFAULT_CHECKPOINT_DIR), help="checkpoint folder (default: checkpoints/)")
+    parser.add_argument("--recipe", help="a JSON recipe (any subset of the fields; e.g. from the dashboard)")
+    parser.add_argument("--compile", action="store_true", help="torch.compile the models (CUDA only)")
+    parser.add_argument("--fresh", action="store_true", help="discard an interrupted run instead of resuming it")
+    parser.add_argument("--quiet", action="store_true", help="no progress bars")
+    args = parser.parse_args(argv)
+    unknown = [m for m in args.models.split(",") if m not in MODELS]
+    if unknown:
+        parser.error(f"unknown model(s) {', '.join(unknown)}; choose from {', '.join(MODELS)}")
+    return args
+
+
+def closing_table(records: list[dict]) -> str:
+    header = f"{'model':<10} {'test acc':>8} {'with TTA':>8} {'params':>11} {'MACs':>8} {'train s':>8} {'img/s':>9} {'device'}"
+    rows = [header, "-" * len(header)]
+    for r in records:
+        images_per_s = sum(h["images_per_s"] for h in r["history"]) / len(r["history"])
+        rows.append(f"{r['model']:<10} {r['test']['accuracy']:>8.2%} {r['test']['accuracy_tta']:>8.2%} "
+                    f"{r['params']:>11,} {r['macs'] / 1e6:>7.1f}M {r['train_seconds']:>8.1f} {images_per_s:>9,.0f} "
+                    f"{r['device']}")
+    return "\n".join(rows)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    try:
+        base = load_recipe_file(args.recipe) if args.recipe else DEFAULT_RECIPE
+        if args.epochs:
+            base = base.updated(epochs=args.epochs)
+        if args.compile:
+            base = base.updated(compile=True)
+    except ValueError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    ranks, device = distributed.setup(args.device)
+    try:
+        data = load_cifar10(args.data, download=args.download, progress=ranks.is_writer and not args.quiet)
+        records = []
+        for name in args.models.split(","):
+            recipe, overrides = recipe_for(name, base)
+            record = train_model(name, data, recipe, args.out, device=device, ranks=ranks, subset=args.subset,
+                                 recipe_overrides=overrides, fresh=args.fresh, progress=not args.quiet)
+            if record is not None:
+                records.append(record)
+    except (DataError, ResumeMismatch, TrainingDiverged, ValueError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    finally:
+        distributed.teardown()
+    if records:
+        print(closing_table(records))
+        print(json.dumps({"checkpoints": str(Path(args.out).resolve()), "models": [r["model"] for r in records]}))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
