@@ -1,0 +1,133 @@
+"""Training throughput: the seed's DataLoader pipeline against the lab's engine, on the same device in one run.
+
+    python scripts/benchmark_training.py --data ../shared/datasets/cifar10-jpeg.tar.gz          # on a GPU
+    python scripts/benchmark_training.py --device cpu --images 2048 --epochs 1 --models plain_cnn  # a CPU smoke run
+
+The seed's pipeline: a map-style dataset of PIL images through RandomCrop, RandomHorizontalFlip, ToTensor and
+Normalize, a DataLoader with workers, fp32, batch 128, Adam. Ours: the engine (data resident on the device, batched
+augmentation, bf16 autocast and channels_last on CUDA) with the default recipe. Prints a table and writes JSON.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import torch  # noqa: E402
+import torch.nn.functional as F  # noqa: E402
+from PIL import Image  # noqa: E402
+from torch.utils.data import DataLoader, Dataset  # noqa: E402
+from torchvision import transforms  # noqa: E402
+
+from cifar_models import MODELS, build_model  # noqa: E402
+from cifar_models import distributed  # noqa: E402
+from cifar_models.augment import MEAN, STD  # noqa: E402
+from cifar_models.data import load_cifar10  # noqa: E402
+from cifar_models.engine import train_model  # noqa: E402
+from cifar_models.recipe import DEFAULT_RECIPE  # noqa: E402
+
+# Dense bf16 tensor-core peaks from NVIDIA's data sheets (SXM parts), to put achieved FLOP/s in proportion.
+BF16_PEAK_FLOPS = {"H100": 989e12, "H200": 989e12, "A100": 312e12}
+
+
+class SeedDataset(Dataset):
+    """The seed's map-style dataset: one PIL image at a time through torchvision transforms."""
+
+    def __init__(self, images, labels):
+        self.images, self.labels = images, labels
+        self.transform = transforms.Compose([
+            transforms.RandomCrop(32, padding=4), transforms.RandomHorizontalFlip(), transforms.ToTensor(),
+            transforms.Normalize(MEAN, STD)])
+
+    def __len__(self):
+        return len(self.labels)
+
+    def __getitem__(self, index):
+        return self.transform(Image.fromarray(self.images[index])), int(self.labels[index])
+
+
+def _synchronise(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def seed_pipeline_images_per_s(split, device: torch.device, epochs: int, workers: int) -> float:
+    torch.manual_seed(0)
+    model = build_model("plain_cnn").to(device).train()
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+    loader = DataLoader(SeedDataset(split.images, split.labels), batch_size=128, shuffle=True, num_workers=workers,
+                        pin_memory=device.type == "cuda", persistent_workers=workers > 0)
+    seconds, seen = 0.0, 0
+    for epoch in range(epochs + 1):  # the first epoch warms up (worker start, cuDNN autotuning) and is not counted
+        _synchronise(device)
+        started = time.perf_counter()
+        for images, labels in loader:
+            loss = F.cross_entropy(model(images.to(device, non_blocking=True)), labels.to(device, non_blocking=True))
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+        _synchronise(device)
+        if epoch:
+            seconds += time.perf_counter() - started
+            seen += len(split)
+    return seen / seconds
+
+
+def engine_epochs(name: str, data, device: torch.device, epochs: int, subset: int | None) -> dict:
+    """Train with the engine and return its per-epoch figures, the first (warm-up) epoch left out."""
+    with tempfile.TemporaryDirectory() as out:
+        record = train_model(name, data, DEFAULT_RECIPE.updated(epochs=epochs + 1), out, device=device,
+                             subset=subset, progress=False)
+    timed = record["history"][1:]
+    return {"epoch_seconds": sum(h["epoch_seconds"] for h in timed) / len(timed),
+            "images_per_s": sum(h["images_per_s"] for h in timed) / len(timed),
+            "macs": record["macs"], "params": record["params"]}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data", help="CIFAR-10 location (default: $CIFAR10_DATA, else ./data)")
+    parser.add_argument("--device", help="default: cuda when available")
+    parser.add_argument("--models", default=",".join(MODELS))
+    parser.add_argument("--epochs", type=int, default=2, help="timed epochs per measurement (after one warm-up)")
+    parser.add_argument("--images", type=int, help="train on the first N images only (smoke runs)")
+    parser.add_argument("--workers", type=int, default=8, help="DataLoader workers of the seed's pipeline")
+    parser.add_argument("--json", default="benchmark_training.json", help="where to write the results")
+    args = parser.parse_args(argv)
+
+    _, device = distributed.setup(args.device)
+    data = load_cifar10(args.data, progress=False)
+    split = data.train if args.images is None else data.train.subset(torch.arange(args.images).numpy())
+    device_name = torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu"
+    peak = next((flops for key, flops in BF16_PEAK_FLOPS.items() if key in device_name), None)
+
+    seed = seed_pipeline_images_per_s(split, device, args.epochs, args.workers)
+    results = {"device": device_name, "seed_pipeline_images_per_s": seed, "models": {}}
+    for name in args.models.split(","):
+        figures = engine_epochs(name, data, device, args.epochs, args.images)
+        # forward + backward is about three forward passes; one MAC is two FLOPs
+        figures["achieved_flops"] = 3 * 2 * figures["macs"] * figures["images_per_s"]
+        figures["fraction_of_bf16_peak"] = figures["achieved_flops"] / peak if peak else None
+        results["models"][name] = figures
+    if "plain_cnn" in results["models"]:
+        results["plain_cnn_speedup"] = results["models"]["plain_cnn"]["images_per_s"] / seed
+
+    print(f"device: {device_name}")
+    print(f"seed pipeline (PlainCNN, DataLoader, fp32, batch 128, Adam): {seed:,.0f} img/s")
+    print(f"{'model':<10} {'epoch s':>8} {'img/s':>10} {'TFLOP/s':>8} {'of bf16 peak':>12}")
+    for name, f in results["models"].items():
+        share = f"{f['fraction_of_bf16_peak']:.1%}" if f["fraction_of_bf16_peak"] is not None else "n/a"
+        print(f"{name:<10} {f['epoch_seconds']:>8.2f} {f['images_per_s']:>10,.0f} {f['achieved_flops'] / 1e12:>8.2f} {share:>12}")
+    if "plain_cnn_speedup" in results:
+        print(f"PlainCNN speed-up, ours / seed's: {results['plain_cnn_speedup']:.1f}x (target at least 15x on a GPU)")
+    Path(args.json).write_text(json.dumps(results, indent=2) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
