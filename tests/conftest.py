@@ -60,3 +60,11 @@ def trained_checkpoints(tmp_path_factory, data_environment) -> Path:
     run_script("scripts/train_all.py", "--subset", str(SMOKE_SUBSET), "--epochs", "2", "--device", "cpu",
                "--out", str(out), "--quiet")
     return out
+
+
+@pytest.fixture
+def open_app(monkeypatch):
+    """``open_app(page, checkpoints, data=None)``: the dashboard run in AppTest on ``page`` with those checkpoints."""
+    from apptest_helpers import open_app_on
+
+    return lambda page, checkpoints, data=None: open_app_on(monkeypatch, page, checkpoints, data)

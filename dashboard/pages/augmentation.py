@@ -1,0 +1,86 @@
+"""Augmentation: training images beside several draws of the training pipeline, and the recipe they amount to."""
+import json
+
+import streamlit as st
+
+import loading
+from cifar_models import reports
+from cifar_models.augment import PARAMETERS
+
+MIX_MODES = ["none", "mixup", "cutmix"]
+SCALE = 5  # 32 px images drawn at 160 px, each pixel a crisp square
+LABELS = {
+    "crop_padding": "Crop: padding (px)",
+    "flip_p": "Flip probability",
+    "rotate_degrees": "Rotation: largest angle (°)",
+    "brightness": "Jitter: brightness",
+    "contrast": "Jitter: contrast",
+    "saturation": "Jitter: saturation",
+    "cutout_size": "Cutout: square side (px)",
+    "mix": "Batch mixing",
+    "mix_alpha": "MixUp/CutMix alpha",
+}
+RANDOM_BATCH = "Seeded random batch"
+BY_INDEX = "By index"
+
+st.title("Augmentation")
+data = loading.require_data()
+split = data.train
+
+
+def reseed() -> None:
+    st.session_state["augment_draw_seed"] = st.session_state.get("augment_draw_seed", 0) + 1
+
+
+with st.sidebar:
+    st.header("Images (training split)")
+    source = st.radio("Choose", [RANDOM_BATCH, BY_INDEX], horizontal=True,
+                      **loading.kept("augment_source", RANDOM_BATCH, [RANDOM_BATCH, BY_INDEX]))
+    if source == RANDOM_BATCH:
+        count = st.slider("Images", min_value=2, max_value=8, **loading.kept("augment_count", 4))
+        batch_seed = st.number_input("Batch seed", min_value=0, step=1, **loading.kept("augment_batch_seed", 0))
+        indices = reports.random_batch(len(split), count, int(batch_seed))
+    else:
+        typed = st.text_input(f"Indices (0–{len(split) - 1:,})", **loading.kept("augment_indices", "0, 1, 2, 3"))
+        try:
+            indices = reports.parse_indices(typed, len(split))
+        except ValueError as error:
+            st.error(str(error))
+            st.stop()
+
+    st.header("Augmentations")
+    params = {}
+    for name in PARAMETERS:
+        if name == "mix":
+            params[name] = st.selectbox(LABELS.get(name, name), MIX_MODES, help=PARAMETERS[name][3],
+                                        **loading.kept(f"augment_{name}", reports.default_augmentation()[name],
+                                                       MIX_MODES))
+            continue
+        spec = reports.slider_spec(name)
+        params[name] = st.slider(LABELS.get(name, name), min_value=spec["min_value"], max_value=spec["max_value"],
+                                 step=spec["step"], help=spec["help"],
+                                 **loading.kept(f"augment_{name}", spec["default"]))
+
+    st.header("Draws")
+    draws = st.slider("Augmented draws per image", min_value=1, max_value=5, **loading.kept("augment_draws", 3))
+    draw_seed = st.number_input("Draw seed", min_value=0, step=1, **loading.kept("augment_draw_seed", 0))
+    st.button("Reseed", on_click=reseed, help="Draw new random values (the next seed)")
+
+st.caption("Each row: a training image, then independent draws of `cifar_models.augment.AugmentPipeline` — the code "
+           "training runs — with the values each draw took. MixUp/CutMix pair an image with another of this batch "
+           "(numbered from 0).")
+previews = loading.augmentation_preview(split.images[indices], split.labels[indices], params, int(draws),
+                                        int(draw_seed))
+for row, index in enumerate(indices):
+    columns = st.columns(1 + len(previews))
+    columns[0].image(reports.enlarge(split.images[index], SCALE), width=32 * SCALE,
+                     caption=f"image {row}: #{index} · {data.classes[split.labels[index]]} (original)")
+    for column, preview in zip(columns[1:], previews):
+        column.image(reports.enlarge(preview.images[row], SCALE), width=32 * SCALE, caption=preview.captions[row])
+
+st.subheader("The recipe training would use")
+recipe_text = json.dumps(reports.training_recipe(params), indent=2)
+st.code(recipe_text, language="json")
+st.download_button("Download recipe.json", recipe_text, file_name="recipe.json", mime="application/json",
+                   icon=":material/download:")
+st.caption("Train the three models with exactly these settings: `python scripts/train_all.py --recipe recipe.json`.")

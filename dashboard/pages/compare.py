@@ -1,0 +1,142 @@
+"""Compare: the three runs side by side, from their run records, and the verdict on SENet."""
+import altair as alt
+import streamlit as st
+
+import loading
+from cifar_models import reports
+
+st.title("Compare")
+runs = loading.load_records()
+if not runs.records:
+    loading.no_checkpoints_message(runs)
+    st.stop()
+records = reports.ordered(runs.records)
+names = list(records)
+# one colour per model on every chart of the page
+MODEL_COLOR = alt.Color("model:N", scale=alt.Scale(domain=names, scheme="tableau10"), title="model")
+
+with st.sidebar:
+    chosen = st.multiselect("Models", names, **loading.kept("compare_models", names, names))
+    smoothing = st.slider("Curve smoothing", min_value=0.0, max_value=0.99, step=0.01,
+                          help="TensorBoard's debiased exponential moving average; the raw curve stays visible, "
+                               "faint.", **loading.kept("compare_smoothing", 0.6))
+    differences_only = st.toggle("Recipes: differences only", **loading.kept("compare_differences", False))
+
+verdict = reports.senet_verdict(records)
+st.subheader("Is SENet the best by far?")
+{"yes": st.success, "no": st.info}.get(verdict.answer, st.warning)(verdict.text)
+for name, problem in runs.problems.items():
+    st.error(f"{name}: {problem}")
+if not chosen:
+    st.info("Choose at least one model in the sidebar.")
+    st.stop()
+shown = {name: records[name] for name in chosen}
+
+
+SPLIT_DASH = alt.StrokeDash("split:N", sort=["train", "validation"], title="split")
+
+
+def curve_chart(curves, metric: str) -> alt.LayerChart:
+    base = alt.Chart(curves[curves["metric"] == metric]).encode(x=alt.X("epoch:Q", axis=alt.Axis(tickMinStep=1)))
+    # losses on a log scale: a diverging run would otherwise flatten the others into the axis
+    scale = alt.Scale(type="log") if metric == "loss" else alt.Scale(zero=False)
+    # the faint raw layer draws no legend, so the legend shows the bold lines' colours
+    raw = base.mark_line(opacity=0.25).encode(
+        y=alt.Y("raw:Q", title=metric, scale=scale), color=MODEL_COLOR.legend(None), strokeDash=SPLIT_DASH.legend(None))
+    smoothed = base.mark_line(point=True).encode(
+        y="smoothed:Q", color=MODEL_COLOR, strokeDash=SPLIT_DASH,
+        tooltip=["model", "split", "epoch", alt.Tooltip("raw:Q", format=".4f"),
+                 alt.Tooltip("smoothed:Q", format=".4f")])
+    return (raw + smoothed).properties(title=f"{metric.capitalize()} per epoch", height=300)
+
+
+st.subheader("Learning curves")
+curves = reports.learning_curves(shown, smoothing)
+loss_column, accuracy_column = st.columns(2)
+loss_column.altair_chart(curve_chart(curves, "loss"))
+accuracy_column.altair_chart(curve_chart(curves, "accuracy"))
+st.caption("Solid: train; dashed: validation. Faint lines are the raw values, bold ones smoothed.")
+
+st.subheader("Test accuracy")
+tta_column, class_column = st.columns([1, 2])
+tta = reports.tta_accuracies(shown)
+evaluations = ["single view", "with TTA"]
+tta_column.altair_chart(alt.Chart(tta).mark_bar().encode(
+    x=alt.X("model:N", sort=names, title=None),
+    xOffset=alt.XOffset("evaluation:N", sort=evaluations),
+    y=alt.Y("accuracy:Q", axis=alt.Axis(format="%")),
+    color=MODEL_COLOR,
+    opacity=alt.Opacity("evaluation:N", sort=evaluations, scale=alt.Scale(domain=evaluations, range=[1.0, 0.5]),
+                        title="evaluation"),
+    tooltip=["model", "evaluation", alt.Tooltip("accuracy:Q", format=".2%")],
+).properties(title="Single view and with test-time augmentation (flip)", height=300))
+per_class = reports.per_class_accuracy(shown)
+class_column.altair_chart(alt.Chart(per_class).mark_bar().encode(
+    x=alt.X("class:N", sort=None, title=None),
+    xOffset=alt.XOffset("model:N", sort=names),
+    y=alt.Y("accuracy:Q", axis=alt.Axis(format="%")),
+    color=MODEL_COLOR,
+    tooltip=["model", "class", alt.Tooltip("accuracy:Q", format=".2%")],
+).properties(title="Per class", height=300))
+
+st.subheader("Confusion matrices")
+st.caption("Each row is a true class and sums to 100%: the share of its test images each model called each class.")
+confusion = reports.confusion_frames(shown)
+for column, name in zip(st.columns(len(shown)), shown):
+    cells = confusion[confusion["model"] == name]
+    heatmap = alt.Chart(cells).encode(
+        x=alt.X("predicted:N", sort=None, title="predicted"),
+        y=alt.Y("true:N", sort=None, title="true"),
+        tooltip=["true", "predicted", "count", alt.Tooltip("fraction:Q", format=".1%")],
+    )
+    column.altair_chart((heatmap.mark_rect().encode(color=alt.Color("fraction:Q", scale=alt.Scale(domain=[0, 1]),
+                                                                     legend=None))
+                         + heatmap.mark_text(fontSize=9).encode(
+                             text=alt.Text("fraction:Q", format=".0%"),
+                             color=alt.condition("datum.fraction > 0.5", alt.value("white"), alt.value("black"))))
+                        .properties(title=reports.model_title(name), width=alt.Step(22), height=alt.Step(22)))
+
+st.subheader("Cost")
+costs = reports.cost_table(shown)
+st.dataframe(costs, column_config={
+    "parameters": st.column_config.NumberColumn(format="localized"),
+    "MACs per image": st.column_config.NumberColumn(format="localized"),
+    "test accuracy": st.column_config.NumberColumn(format="percent"),
+    "TTA accuracy": st.column_config.NumberColumn(format="percent"),
+    "training seconds": st.column_config.NumberColumn(format="%.1f"),
+    "training images/s": st.column_config.NumberColumn(format="%.0f"),
+    "inference images/s": st.column_config.NumberColumn(format="%.0f"),
+    "latency ms": st.column_config.NumberColumn(format="%.2f", help="One image at a time"),
+    "ECE": st.column_config.NumberColumn(format="%.3f", help="Expected calibration error (15 bins)"),
+})
+scatter_data = costs.reset_index()
+macs_column, seconds_column = st.columns(2)
+for column, cost, scale in ((macs_column, "MACs per image", alt.Scale(type="log")),
+                            (seconds_column, "training seconds", alt.Scale(zero=False))):
+    points = alt.Chart(scatter_data).encode(
+        x=alt.X(f"{cost}:Q", scale=scale), y=alt.Y("test accuracy:Q", axis=alt.Axis(format="%"),
+                                                   scale=alt.Scale(zero=False)),
+        color=MODEL_COLOR, tooltip=["model", alt.Tooltip(f"{cost}:Q", format=",.0f"),
+                                    alt.Tooltip("test accuracy:Q", format=".2%")])
+    column.altair_chart((points.mark_circle(size=120) + points.mark_text(dy=-12).encode(text="model:N"))
+                        .properties(title=f"Accuracy against {cost}", height=300))
+
+st.subheader("Calibration")
+bins = reports.reliability(shown)
+diagonal = alt.Chart(alt.Data(values=[{"x": 0, "y": 0}, {"x": 1, "y": 1}])).mark_line(
+    color="gray", strokeDash=[4, 4]).encode(x="x:Q", y="y:Q")
+reliability_chart = alt.Chart(bins).mark_line(point=True).encode(
+    x=alt.X("confidence:Q", scale=alt.Scale(domain=[0, 1]), title="mean confidence in the bin"),
+    y=alt.Y("accuracy:Q", scale=alt.Scale(domain=[0, 1]), title="accuracy in the bin"),
+    color=MODEL_COLOR, tooltip=["model", "count", alt.Tooltip("confidence:Q", format=".3f"),
+                                alt.Tooltip("accuracy:Q", format=".3f")])
+st.altair_chart((diagonal + reliability_chart).properties(title="Reliability diagram (15 confidence bins)",
+                                                          height=360, width=480))
+st.caption("On the dashed diagonal a model is as sure as it is right; below it, over-confident.")
+
+st.subheader("Recipes")
+recipes = reports.recipe_table(shown, differences_only)
+if recipes.empty:
+    st.info("The recipes are identical." if differences_only else "The records hold no recipes.")
+else:
+    st.dataframe(recipes, height="content")

@@ -1,0 +1,59 @@
+"""What the AppTest modules share: the dashboard's page list and ways to read a rendered page."""
+import sys
+from pathlib import Path
+
+import pyarrow as pa
+from streamlit.testing.v1 import AppTest
+
+from cifar_models import reports
+from cifar_models.checkpoint import find_checkpoints, read_record
+
+DASHBOARD = Path(__file__).resolve().parents[1] / "dashboard"
+sys.path.insert(0, str(DASHBOARD))
+import loading  # noqa: E402  (the dashboard's helper module, as its pages import it)
+
+HOME = "Home.py"
+# Every page that exists, with the title it must show; pages added later are covered as they land.
+PAGES = {HOME: loading.HOME_HEADING, **{page.file: page.title for page in loading.available_pages()}}
+NEED_NO_CHECKPOINTS = {"pages/dataset.py", "pages/augmentation.py"}
+NEED_DATA = {"pages/dataset.py", "pages/augmentation.py"}
+
+
+def open_app_on(monkeypatch, page: str, checkpoints: Path, data: Path | None = None) -> AppTest:
+    """The app run on ``page`` with those checkpoints (and data)."""
+    monkeypatch.setenv(loading.CHECKPOINTS_ENV, str(checkpoints))
+    if data is not None:
+        monkeypatch.setenv("CIFAR10_DATA", str(data))
+    app = AppTest.from_file(str(DASHBOARD / HOME), default_timeout=120).run()
+    if page != HOME:
+        app.switch_page(page).run()
+    return app
+
+
+def assert_rendered(app: AppTest, page: str) -> None:
+    assert not app.exception, [e.value for e in app.exception]
+    assert app.title and app.title[0].value == PAGES[page]
+
+
+def sidebar_note(app: AppTest) -> str:
+    """The note on what is loaded, which Home.py writes into the sidebar before it runs the page."""
+    return "\n".join(caption.value for caption in app.sidebar.caption)
+
+
+def page_text(app: AppTest) -> str:
+    """Everything a reader sees as text: markdown, code, alerts and captions."""
+    parts = [element.value for kind in ("markdown", "code", "warning", "error", "info", "success", "caption")
+             for element in getattr(app, kind)]
+    return "\n".join(str(part) for part in parts)
+
+
+def records_of(checkpoints: Path) -> dict:
+    return reports.ordered({name: read_record(folder) for name, folder in find_checkpoints(checkpoints).items()})
+
+
+def chart_frames(app: AppTest) -> list:
+    """The data of every Altair chart on the page, as pandas frames (Streamlit ships them as Arrow)."""
+    return [pa.ipc.open_stream(dataset.data.data).read_pandas()
+            for chart in app.get("vega_lite_chart") for dataset in chart.proto.datasets]
+
+

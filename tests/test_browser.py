@@ -1,0 +1,116 @@
+"""The dashboard in a real browser: `streamlit run dashboard/Home.py` on a free local port, every page opened in
+headless Chromium (Debian's `chromium`, driven by Playwright), screenshots kept in a temporary folder."""
+import sys
+from pathlib import Path
+
+import pytest
+from PIL import Image
+from playwright.sync_api import expect, sync_playwright
+
+from cifar_models.recipe import load_recipe_file
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path[:0] = [str(REPO / "scripts"), str(REPO / "dashboard")]
+# the helpers that serve the dashboard and drive Chromium, shared with the benchmark
+from benchmark_dashboard import RUN_FINISHED, launch_chromium, open_page, serve_dashboard  # noqa: E402
+import loading  # noqa: E402  (the dashboard's helper module: its page list drives this test)
+
+# URL path -> the title the page shows; every page file that exists is covered.
+PAGES = {"": loading.HOME_HEADING, **{loading.url_path(page): page.title for page in loading.available_pages()}}
+EXCEPTION = '[data-testid="stException"]'
+
+
+@pytest.fixture(scope="module")
+def app_url(trained_checkpoints, tmp_path_factory):
+    """The app served by a real `streamlit run` on the trained checkpoints; stopped after this module."""
+    with serve_dashboard(trained_checkpoints, tmp_path_factory.mktemp("streamlit") / "streamlit.log") as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with sync_playwright() as playwright:
+        chromium = launch_chromium(playwright)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture(scope="module")
+def screenshots(tmp_path_factory) -> Path:
+    folder = tmp_path_factory.mktemp("screenshots")
+    print(f"screenshots in {folder}")
+    return folder
+
+
+def test_a_deep_link_on_a_fresh_server_goes_through_home(browser, app_url, trained_checkpoints):
+    """First in this module, so on a server no session has used yet: Streamlit then runs a page of a folder named
+    pages/ on its own; the dashboard reruns it through Home.py, so navigation and sidebar note are there."""
+    page = open_page(browser, app_url, "compare")
+    try:
+        expect(page.locator("h1").first).to_contain_text("Compare")
+        navigation = page.get_by_test_id("stSidebarNav").inner_text()
+        assert all(title in navigation for title in PAGES.values() if title != loading.HOME_HEADING)
+        assert str(trained_checkpoints) in page.get_by_test_id("stSidebar").inner_text()
+        assert page.locator(EXCEPTION).count() == 0
+    finally:
+        page.close()
+
+
+@pytest.mark.parametrize("path", PAGES, ids=lambda path: path or "home")
+def test_page_shows_its_title_and_no_exception(browser, app_url, screenshots, trained_checkpoints, path):
+    page = open_page(browser, app_url, path)
+    try:
+        expect(page.locator("h1").first).to_contain_text(PAGES[path])
+        page.screenshot(path=screenshots / f"{path or 'home'}.png")
+        assert page.locator(EXCEPTION).count() == 0, page.locator(EXCEPTION).first.inner_text()
+        note = page.get_by_test_id("stSidebar").inner_text()  # what is loaded, on every page
+        assert str(trained_checkpoints) in note and "fingerprint" in note
+    finally:
+        page.close()
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Interactions through the browser, one test each: open the page with open_page(browser, app_url, "<url path>"),
+# act, wait for what the action shows (expect(...)) and for page.wait_for_selector(RUN_FINISHED), then assert what
+# the reader sees and that no EXCEPTION element is there. Predict's upload test goes here.
+
+
+def test_augmentation_recipe_downloads_as_a_file_training_accepts(browser, app_url, tmp_path):
+    page = open_page(browser, app_url, "augmentation")
+    try:
+        with page.expect_download() as download:
+            page.get_by_role("button", name="Download recipe.json").click()
+        saved = tmp_path / download.value.suggested_filename
+        download.value.save_as(saved)
+        assert saved.name == "recipe.json"
+        assert load_recipe_file(saved).augment["cutout_size"] == 8  # the sliders' start: the default recipe
+        page.wait_for_selector(RUN_FINISHED)  # the click reruns the page
+        assert page.locator(EXCEPTION).count() == 0
+    finally:
+        page.close()
+
+
+def test_predict_upload_shows_what_the_models_see_and_refuses_a_non_image(browser, app_url, tmp_path, cifar):
+    upload = tmp_path / "upload.png"
+    Image.fromarray(cifar.test.images[1]).resize((300, 200)).save(upload)
+    not_an_image = tmp_path / "notes.png"
+    not_an_image.write_text("these are not pixels")
+    page = open_page(browser, app_url, "predict")
+    try:
+        file_input = page.get_by_test_id("stSidebar").locator('input[type="file"]')
+        file_input.set_input_files(upload)
+        expect(page.get_by_text("What the models see (32x32)")).to_be_visible(timeout=120_000)
+        page.wait_for_selector(RUN_FINISHED, timeout=120_000)
+        main = page.get_by_test_id("stMain")
+        expect(main).to_contain_text("upload.png · PNG · 300x200")
+        expect(main).to_contain_text("the centre 200x200 was kept")
+        assert all(title in main.inner_text() for title in ("Plain CNN", "SENet", "Inception"))
+        assert page.locator(EXCEPTION).count() == 0
+
+        file_input.set_input_files(not_an_image)
+        expect(main).to_contain_text("notes.png: not a PNG, JPEG, WebP or BMP image", timeout=120_000)
+        page.wait_for_selector(RUN_FINISHED, timeout=120_000)
+        expect(main).to_contain_text("gets wrong")  # the rest of the page keeps working
+        assert page.locator(EXCEPTION).count() == 0
+    finally:
+        page.close()

@@ -1,0 +1,174 @@
+"""Every page of the dashboard run with Streamlit's AppTest on the real data and on checkpoints really trained on CPU
+(the `trained_checkpoints` fixture), with no checkpoints, and with no data."""
+import json
+import shutil
+
+import numpy as np
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from cifar_models import reports
+from cifar_models.checkpoint import RECORD_FILE, find_checkpoints, read_record, write_json
+
+from apptest_helpers import (HOME, NEED_DATA, NEED_NO_CHECKPOINTS, PAGES, assert_rendered, chart_frames,  # noqa: F401
+                             loading, page_text, records_of, sidebar_note)
+
+@pytest.mark.parametrize("page", PAGES)
+def test_every_page_renders_with_checkpoints(open_app, trained_checkpoints, page):
+    app = open_app(page, trained_checkpoints)
+    assert_rendered(app, page)
+    assert f"**Checkpoints** `{trained_checkpoints}`" in sidebar_note(app) and "fingerprint" in sidebar_note(app)
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_every_page_says_how_to_train_when_there_are_no_checkpoints(open_app, tmp_path, page):
+    app = open_app(page, tmp_path)
+    assert not app.exception, [e.value for e in app.exception]
+    if page in NEED_NO_CHECKPOINTS:
+        assert_rendered(app, page)
+        assert app.image  # the data pages work without models
+    else:
+        assert "python scripts/train_all.py --data " in page_text(app)
+        assert f"--out {tmp_path}" in page_text(app)
+    assert f"**Checkpoints** none in `{tmp_path}`" in sidebar_note(app)
+
+
+@pytest.mark.parametrize("page", [HOME, "pages/dataset.py", "pages/augmentation.py", "pages/compare.py"])
+def test_without_data_the_data_pages_offer_the_download_and_the_others_keep_working(open_app, trained_checkpoints,
+                                                                                    tmp_path, page):
+    nowhere = tmp_path / "no-data-here"
+    app = open_app(page, trained_checkpoints, data=nowhere)
+    assert not app.exception, [e.value for e in app.exception]
+    if page in NEED_DATA:
+        assert "CIFAR-10 was not found" in app.warning[0].value and str(nowhere.resolve()) in app.warning[0].value
+        assert [button.label for button in app.button] == ["Download CIFAR-10"]  # offered, not clicked
+        assert not app.image
+    else:
+        assert_rendered(app, page)
+    assert f"**Data** none found at `{nowhere}`" in sidebar_note(app)
+
+
+def test_home_cards_show_the_records(open_app, trained_checkpoints):
+    app = open_app(HOME, trained_checkpoints)
+    records = records_of(trained_checkpoints)
+    assert [metric.value for metric in app.metric] == [reports.format_percent(r["test"]["accuracy"])
+                                                      for r in records.values()]
+    text = page_text(app)
+    for record in records.values():
+        card = reports.model_card(record)
+        assert f"**parameters**: {card['parameters']}" in text and f"**training time**: {card['training time']}" in text
+    assert reports.senet_verdict(records).text in text
+
+
+def test_compare_shows_the_numbers_of_the_records(open_app, trained_checkpoints):
+    app = open_app("pages/compare.py", trained_checkpoints)
+    records = records_of(trained_checkpoints)
+    costs = app.dataframe[0].value
+    assert list(costs.index) == list(records)
+    for name, record in records.items():
+        assert costs.loc[name, "parameters"] == record["params"] and costs.loc[name, "MACs per image"] == record["macs"]
+        assert costs.loc[name, "training seconds"] == pytest.approx(record["train_seconds"])
+        assert costs.loc[name, "test accuracy"] == pytest.approx(record["test"]["accuracy"])
+        assert costs.loc[name, "TTA accuracy"] == pytest.approx(record["test"]["accuracy_tta"])
+        assert costs.loc[name, "latency ms"] == pytest.approx(record["test"]["latency_ms"])
+    assert reports.format_percent(records["senet"]["test"]["accuracy"]) in page_text(app)
+    assert reports.senet_verdict(records).text in page_text(app)
+
+    frames = chart_frames(app)
+    curves = frames[0]  # the loss chart's data: the history, raw and smoothed
+    per_class = next(frame for frame in frames if set(frame.columns) == {"model", "class", "accuracy"})
+    for name, record in records.items():
+        raw = curves.query(f"model == '{name}' and metric == 'loss' and split == 'validation'")["raw"]
+        assert list(raw) == pytest.approx([row["val_loss"] for row in record["history"]])
+        shown = per_class.query(f"model == '{name}'")["accuracy"]
+        assert list(shown) == pytest.approx(record["test"]["per_class_accuracy"])
+
+    recipes = app.dataframe[1].value
+    assert recipes.loc["lr", "senet"] == json.dumps(records["senet"]["recipe"]["lr"])
+    app.toggle(key=loading.widget_key("compare_differences")).set_value(True).run()
+    differing = reports.recipe_table(records, differences_only=True)
+    if differing.empty:
+        assert len(app.dataframe) == 1 and "The recipes are identical." in page_text(app)
+    else:
+        assert list(app.dataframe[1].value.index) == list(differing.index)
+
+
+def test_a_new_run_record_shows_up_without_a_restart(open_app, trained_checkpoints, tmp_path):
+    for folder in find_checkpoints(trained_checkpoints).values():
+        (tmp_path / folder.name).mkdir()
+        shutil.copy(folder / RECORD_FILE, tmp_path / folder.name / RECORD_FILE)
+    app = open_app("pages/compare.py", tmp_path)
+    record = read_record(tmp_path / "senet")
+    assert app.dataframe[0].value.loc["senet", "test accuracy"] == pytest.approx(record["test"]["accuracy"])
+    record["test"]["accuracy"] = 0.987  # as if SENet had been retrained
+    write_json(tmp_path / "senet" / RECORD_FILE, record)
+    app.run()
+    assert app.dataframe[0].value.loc["senet", "test accuracy"] == pytest.approx(0.987)
+    assert "98.70%" in page_text(app)
+
+
+def test_compare_smoothing_and_model_selector(open_app, trained_checkpoints):
+    app = open_app("pages/compare.py", trained_checkpoints)
+    before = chart_frames(app)[0]
+    app.slider(key=loading.widget_key("compare_smoothing")).set_value(0.0).run()
+    after = chart_frames(app)[0]
+    np.testing.assert_allclose(after["raw"], before["raw"])  # the raw curve stays as recorded
+    np.testing.assert_allclose(after["smoothed"], after["raw"])  # no smoothing: the same curve
+    assert not np.allclose(before["smoothed"], before["raw"])
+
+    app.multiselect(key=loading.widget_key("compare_models")).set_value(["senet", "plain_cnn"]).run()
+    assert not app.exception
+    assert list(app.dataframe[0].value.index) == ["plain_cnn", "senet"]
+    assert set(chart_frames(app)[0]["model"]) == {"plain_cnn", "senet"}
+
+
+def augmented(app: AppTest) -> tuple[list[str], list[str]]:
+    """(URLs, captions) of the augmented images; a URL is a hash of the image's bytes."""
+    images = [image for image in app.image if not image.captions[0].endswith("(original)")]
+    return [image.value[0] for image in images], [image.captions[0] for image in images]
+
+
+def test_augmentation_sliders_change_the_augmented_images(open_app, trained_checkpoints):
+    app = open_app("pages/augmentation.py", trained_checkpoints)
+    assert_rendered(app, "pages/augmentation.py")
+    originals = [image.value for image in app.image if image.captions[0].endswith("(original)")]
+    urls, captions = augmented(app)
+    assert len(originals) == 4 and len(urls) == 4 * 3
+    assert all("cutout centre" in caption for caption in captions)
+
+    app.slider(key=loading.widget_key("augment_cutout_size")).set_value(0).run()
+    no_cutout_urls, no_cutout_captions = augmented(app)
+    assert not any("cutout" in caption for caption in no_cutout_captions)
+    assert no_cutout_urls != urls
+    assert [image.value for image in app.image if image.captions[0].endswith("(original)")] == originals
+    assert json.loads(app.code[0].value)["augment"]["cutout_size"] == 0  # the recipe follows the sliders
+
+    app.slider(key=loading.widget_key("augment_rotate_degrees")).set_value(30.0).run()
+    rotated_urls, rotated_captions = augmented(app)
+    assert all("rotate" in caption for caption in rotated_captions) and rotated_urls != no_cutout_urls
+
+    next(button for button in app.button if button.label == "Reseed").click().run()
+    assert augmented(app)[0] != rotated_urls
+    assert app.number_input(key=loading.widget_key("augment_draw_seed")).value == 1
+    assert not app.exception
+
+
+def test_dataset_choices_are_kept_across_pages(open_app, trained_checkpoints):
+    app = open_app("pages/dataset.py", trained_checkpoints)
+    app.selectbox(key=loading.widget_key("dataset_split")).set_value("test").run()
+    app.selectbox(key=loading.widget_key(loading.CLASS_CHOICE)).set_value("cat").run()
+    app.number_input(key=loading.widget_key(loading.IMAGE_CHOICE)).set_value(1234).run()
+    grid = app.image[0].captions
+    assert len(grid) == 40 and all(caption.endswith("· cat") for caption in grid)
+
+    next(button for button in app.button if button.label == "Reshuffle").click().run()
+    assert app.image[0].captions != grid and all(caption.endswith("· cat") for caption in app.image[0].captions)
+
+    app.switch_page("pages/compare.py").run()
+    app.switch_page("pages/dataset.py").run()
+    assert not app.exception
+    assert app.selectbox(key=loading.widget_key(loading.CLASS_CHOICE)).value == "cat"
+    assert app.selectbox(key=loading.widget_key("dataset_split")).value == "test"
+    assert app.number_input(key=loading.widget_key(loading.IMAGE_CHOICE)).value == 1234
+    assert "**Index** 1234 in the test split" in page_text(app)
+    assert app.session_state[loading.IMAGE_CHOICE] == 1234  # where the model pages read it
