@@ -1,0 +1,113 @@
+"""Attribution: which pixels each model's decision rests on (captum), the three models side by side, with a
+faithfulness score per method saying which map to trust."""
+import altair as alt
+import pandas as pd
+import streamlit as st
+
+import loading
+from cifar_models import attribution, explain, reports
+from cifar_models.checkpoint import CheckpointError
+
+IMAGE_SCALE = 6
+MAP_SCALE = 4
+PREDICTED = "each model's prediction"
+DEFAULT_METHODS = ["integrated_gradients", "grad_cam", "saliency"]
+RESULT_KEY = "attribution_result"
+EXPLAIN_REQUESTED = "attribution_explain_requested"
+
+st.title("Attribution")
+runs = loading.load_records()
+if not runs.records:
+    loading.no_checkpoints_message(runs)
+    st.stop()
+names = list(reports.ordered(runs.records))
+classes = runs.records[names[0]]["classes"]
+chosen = loading.choose_image("attribution")
+try:
+    models = {name: loading.load_explainable_model(name) for name in names}
+except CheckpointError as error:
+    st.error(str(error))
+    st.stop()
+depths = explain.comparable_depths({name: model.inspectable_layers() for name, model in models.items()})
+
+with st.sidebar:
+    target_choice = st.selectbox("Target class", [PREDICTED, *classes])
+    methods = st.multiselect("Methods", list(attribution.METHODS), default=DEFAULT_METHODS,
+                             format_func=attribution.METHODS.get)
+    baseline = st.selectbox("Integrated Gradients baseline", list(attribution.BASELINES),
+                            format_func=attribution.BASELINES.get)
+    steps = st.slider("Integrated Gradients steps", 8, 128, 32, step=8)
+    depth = st.selectbox("Grad-CAM layer", ["deepest with 4x4 or more", *depths],
+                         help="At a resolution: each model's last block there; the default is each model's deepest "
+                              "block that still has 4x4 positions.")
+    opacity = st.slider("Overlay opacity", 0.0, 1.0, 0.6, step=0.05)
+    st.button("Explain", type="primary", disabled=chosen is None or not methods,
+              **loading.on_click_sets(EXPLAIN_REQUESTED))
+
+if chosen is None:
+    st.stop()
+picture, facts = st.columns([1, 3])
+picture.image(reports.enlarge(chosen.pixels, IMAGE_SCALE), caption=chosen.title, width=IMAGE_SCALE * 32)
+for note in chosen.notes:
+    facts.caption(note)
+
+target = None if target_choice == PREDICTED else classes.index(target_choice)
+options = attribution.AttributionOptions(baseline=baseline, ig_steps=steps)
+grad_cam_layers = {name: layer for name, layer in depths.get(depth, {}).items() if layer is not None}
+settings = (chosen.title, chosen.pixels.tobytes(), target, tuple(methods), options, tuple(grad_cam_layers.items()))
+if st.session_state.pop(EXPLAIN_REQUESTED, False):
+    bar = st.progress(0.0, text="Explaining…")
+    result = attribution.explain_image(models, chosen.pixels, methods, target, options, grad_cam_layers,
+                                       progress=lambda fraction, what: bar.progress(fraction, text=what))
+    bar.empty()
+    st.session_state[RESULT_KEY] = (settings, result)
+stored = st.session_state.get(RESULT_KEY)
+if stored is None or stored[0] != settings:
+    st.info("Press **Explain** in the sidebar to compute the attributions for this image and these settings "
+            "(three models, each method: a few seconds on a CPU).")
+    st.stop()
+result = stored[1]
+
+st.subheader("Class probabilities")
+probabilities = explain.class_probability_table({name: r.probabilities for name, r in result.items()}, classes)
+probabilities["model"] = probabilities["model"].map(reports.model_title)
+st.altair_chart(alt.Chart(probabilities).mark_bar().encode(
+    x=alt.X("class:N", sort=classes, title=None),
+    xOffset=alt.XOffset("model:N", sort=[reports.model_title(n) for n in names]),
+    y=alt.Y("probability:Q", scale=alt.Scale(domain=[0, 1]), axis=alt.Axis(format="%")),
+    color=alt.Color("model:N", sort=[reports.model_title(n) for n in names], title=None),
+    tooltip=["model", "class", alt.Tooltip("probability:Q", format=".1%")],
+).properties(height=220), width="stretch")
+facts.markdown("**Explained class** " + " · ".join(f"{reports.model_title(n)}: {classes[r.target]}"
+                                                   for n, r in result.items()))
+
+st.subheader("Which map to trust")
+faithfulness = pd.DataFrame([
+    {"model": reports.model_title(name), "method": attribution.METHODS[method], "top-pixel drop": f.top_drop,
+     "random drop": f.random_drop, "faithfulness": f.score}
+    for name, r in result.items() for method, f in r.faithfulness.items()])
+first = next(iter(result.values())).faithfulness[methods[0]]
+st.caption(f"Faithfulness: how much the explained class's probability drops when the {first.fraction:.0%} of pixels "
+           "a map ranks highest are set to the mean colour, minus the drop for as many random pixels. Higher is "
+           "better; near zero or below, the map points at pixels that do not matter more than any others.")
+st.dataframe(faithfulness, hide_index=True, column_config={
+    column: st.column_config.NumberColumn(format="percent") for column in ("top-pixel drop", "random drop",
+                                                                           "faithfulness")})
+
+for method in methods:
+    st.subheader(attribution.METHODS[method])
+    for column, (name, explanation) in zip(st.columns(len(result)), result.items()):
+        found = explanation.attributions[method]
+        scale = found.colour_scale()
+        column.markdown(f"**{reports.model_title(name)}** · {classes[explanation.target]}")
+        overlaid = attribution.overlay(attribution.denormalised_image(chosen.pixels), found.heatmap, opacity)
+        column.image([reports.enlarge(overlaid, MAP_SCALE),
+                      reports.enlarge(scale.colourise(found.heatmap, attribution.OVERLAY_COLOURS), MAP_SCALE)],
+                     caption=["overlay", "heat map"], width=MAP_SCALE * 32)
+        details = [f"faithfulness {explanation.faithfulness[method].score:+.1%}", f"{found.seconds:.2f} s",
+                   f"scale {scale.describe()}"]
+        if found.delta is not None:
+            details.insert(1, f"convergence delta {found.delta:+.2g}")
+        if found.layer is not None:
+            details.insert(1, f"layer {found.layer}")
+        column.caption(" · ".join(details))

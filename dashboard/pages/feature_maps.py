@@ -1,0 +1,145 @@
+"""Feature maps: what each layer computes for one image, the three models at comparable depths, the first layer's
+filters, SENet's excitation gates and the Inception branches' shares."""
+import altair as alt
+import pandas as pd
+import streamlit as st
+
+import loading
+from cifar_models import explain, reports
+from cifar_models.checkpoint import CheckpointError
+
+TILE_PIXELS = 96
+SMALL_TILE_PIXELS = 64
+FILTER_PIXELS = 56
+IMAGE_SCALE = 6
+CLASS_AVERAGE_IMAGES = 100
+
+st.title("Feature maps")
+runs = loading.load_records()
+if not runs.records:
+    loading.no_checkpoints_message(runs)
+    st.stop()
+names = list(reports.ordered(runs.records))
+
+with st.sidebar:
+    model_name = st.selectbox("Model", names, format_func=reports.model_title,
+                              **loading.kept(loading.MODEL_CHOICE, names[0], names))
+chosen = loading.choose_image("feature_maps")
+try:
+    models = {name: loading.load_model(name).model for name in names}
+except CheckpointError as error:
+    st.error(str(error))
+    st.stop()
+model = models[model_name]
+# SE gates are one number per channel, not maps: they have their own section below.
+layers = {name: layer for name, layer in model.inspectable_layers().items() if layer.kind != "gate"}
+depths = explain.comparable_depths({name: m.inspectable_layers() for name, m in models.items()})
+
+with st.sidebar:
+    # The default: the deepest maps that still show a spatial pattern.
+    layer_name = st.selectbox("Layer", list(layers), index=list(layers).index(explain.deepest_block(model, 8)),
+                              format_func=lambda n: f"{n} · {layers[n].kind} · {'x'.join(map(str, layers[n].shape))}",
+                              key=f"feature_maps_layer_{model_name}")
+    channel_count = layers[layer_name].shape[0]
+    show_all = st.toggle("All channels", value=False, help="Otherwise the top-k by mean activation")
+    top_k = None if show_all else st.slider("Top-k channels", 1, min(channel_count, 64), min(16, channel_count))
+    scope = st.radio("Colour scale", list(explain.SCALE_SCOPES), format_func=explain.SCALE_SCOPES.get,
+                     key="feature_maps_scope",
+                     help="Per map shows each map's pattern; per layer compares channels; across models compares "
+                          "the models at the same depth. Signed values get a diverging scale, white at zero.")
+    depth = st.selectbox("Depth for the side-by-side", list(depths), index=min(2, len(depths) - 1),
+                         help="The last block of each model at this spatial resolution")
+
+if chosen is None:
+    st.stop()
+
+picture, facts = st.columns([1, 3])
+picture.image(reports.enlarge(chosen.pixels, IMAGE_SCALE), caption=chosen.title, width=IMAGE_SCALE * 32)
+for note in chosen.notes:
+    facts.caption(note)
+
+side_by_side = {name: layer for name, layer in depths[depth].items() if layer is not None}
+needed = {name: {side_by_side[name]} if name in side_by_side else set() for name in names}
+needed[model_name].add(layer_name)
+results = {name: explain.feature_maps(models[name], chosen.pixels, sorted(wanted))
+           for name, wanted in needed.items() if wanted}
+probabilities = results[model_name].probabilities
+facts.markdown(f"**{reports.model_title(model_name)}** predicts "
+               + ", ".join(f"{runs.records[model_name]['classes'][i]} {probabilities[i]:.0%}"
+                           for i in probabilities.argsort()[::-1][:3]))
+
+# One scale across models covers every map shown at the compared depth and the grid's layer.
+shared = explain.colour_scale([results[name].maps[layer] for name, layer in side_by_side.items()]
+                              + [results[model_name].maps[layer_name]]) if scope == "models" else None
+
+st.subheader(f"{reports.model_title(model_name)} · {layer_name}")
+maps = results[model_name].maps[layer_name]
+channels = explain.top_channels(maps, top_k)
+tiles = explain.map_tiles(maps, channels, scope, shared, TILE_PIXELS)
+st.caption(f"{len(channels)} of {channel_count} channels, largest mean activation first; colour scale "
+           f"{explain.SCALE_SCOPES[scope]}" + (f": {tiles[0].scale.describe()}" if scope != "map" else "."))
+st.image([t.image for t in tiles], caption=[t.caption() for t in tiles], width=TILE_PIXELS)
+
+st.subheader(f"The three models at {depth}")
+st.caption("The same image through each model, at its last block with this spatial resolution: each has downsampled "
+           "the image as often, so the maps are comparable in scale.")
+for column, name in zip(st.columns(len(names)), names):
+    column.markdown(f"**{reports.model_title(name)}**")
+    if name not in side_by_side:
+        column.caption(f"No block at {depth}.")
+        continue
+    depth_maps = results[name].maps[side_by_side[name]]
+    depth_tiles = explain.map_tiles(depth_maps, explain.top_channels(depth_maps, min(top_k or 8, 8)), scope, shared,
+                                    SMALL_TILE_PIXELS)
+    column.caption(f"{side_by_side[name]} · top {len(depth_tiles)} of {len(depth_maps)} channels")
+    column.image([t.image for t in depth_tiles], caption=[t.caption() for t in depth_tiles], width=SMALL_TILE_PIXELS)
+
+st.subheader("First-layer filters")
+convolution = explain.first_convolution(model)
+st.caption(f"The {convolution.out_channels} filters ({convolution.kernel_size[0]}x{convolution.kernel_size[1]}) that "
+           "read the RGB image, as colours: mid-grey is zero, each filter scaled by its own largest weight.")
+st.image(explain.filter_images(model, FILTER_PIXELS), width=FILTER_PIXELS)
+
+if model.inspectable_layers("gate"):
+    st.subheader("What SE re-weights: the excitation gates")
+    classes = runs.records[model_name]["classes"]
+    class_index = chosen.label if chosen.label is not None else int(probabilities.argmax())
+    gate_layers = list(model.inspectable_layers("gate"))
+    gate_layer = st.sidebar.selectbox("SE gate", gate_layers, index=len(gate_layers) - 1)
+    average_key = f"feature_maps_gates_{model_name}_{class_index}"
+    st.sidebar.button(f"Compare the gates with the {classes[class_index]} average", key="feature_maps_gate_button",
+                      **loading.on_click_sets(average_key))
+    st.caption(f"Each channel's gate (sigmoid, 0 to 1) for this image against the average over the first "
+               f"{CLASS_AVERAGE_IMAGES} test images of its {'true' if chosen.label is not None else 'predicted'} "
+               f"class, {classes[class_index]}. Channels are sorted by the class average.")
+    own = explain.excitation_gates(model, chosen.pixels[None])[gate_layer][0]
+    table = pd.DataFrame({"channel": range(len(own)), "this image": own})
+    if st.session_state.get(average_key):
+        created = str(runs.records[model_name].get("created"))
+        table["class average"] = loading.class_gates(model_name, created, class_index, CLASS_AVERAGE_IMAGES)[gate_layer]
+    order = table.sort_values(table.columns[-1])["channel"].tolist()
+    long = table.melt("channel", var_name="series", value_name="gate")
+    st.altair_chart(alt.Chart(long).mark_line(point=alt.OverlayMarkDef(size=12)).encode(
+        x=alt.X("channel:O", sort=order, axis=alt.Axis(labels=False, ticks=False), title="channel (sorted)"),
+        y=alt.Y("gate:Q", scale=alt.Scale(domain=[0, 1])),
+        color=alt.Color("series:N", title=None),
+        tooltip=["channel", "series", alt.Tooltip("gate:Q", format=".3f")],
+    ).properties(height=260), width="stretch")
+
+if model.inspectable_layers("branch"):
+    st.subheader("Inception branches: each one's share of its module's output")
+    shares = explain.branch_shares(model, chosen.pixels)
+    st.caption("Per module, the upper bar splits the module's total activation for this image among its branches; "
+               "the paler lower bar splits its channels. A branch wider above than below carries more than its "
+               "width suggests.")
+    modules = shares["module"].unique().tolist()
+    long = shares.melt(["module", "branch"], ["activation share", "channel share"], var_name="measure",
+                       value_name="share")
+    st.altair_chart(alt.Chart(long).mark_bar().encode(
+        y=alt.Y("module:N", sort=modules, title=None),
+        yOffset=alt.YOffset("measure:N", sort=["activation share", "channel share"]),
+        x=alt.X("share:Q", stack="normalize", axis=alt.Axis(format="%"), title=None),
+        color=alt.Color("branch:N", title="branch"),
+        opacity=alt.Opacity("measure:N", scale=alt.Scale(range=[1.0, 0.35]), title=None),
+        tooltip=["module", "branch", "measure", alt.Tooltip("share:Q", format=".1%")],
+    ).properties(height=44 * len(modules) + 40), width="stretch")

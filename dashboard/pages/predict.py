@@ -1,0 +1,93 @@
+"""Predict: the user's own image through the three models (what they see, their top-5), and a gallery of the test
+images each model gets wrong, filtered by true and predicted class."""
+import altair as alt
+import streamlit as st
+
+import loading
+from cifar_models import explain, reports
+from cifar_models.checkpoint import CheckpointError
+from cifar_models.evaluation import predict_proba
+from cifar_models.uploads import MAX_PIXELS, UPLOAD_EXTENSIONS, UploadError
+
+SEEN_SCALE = 8
+GALLERY_SCALE = 3
+GALLERY_SIZE = 60
+ANY_CLASS = "any class"
+
+st.title("Predict")
+runs = loading.load_records()
+if not runs.records:
+    loading.no_checkpoints_message(runs)
+    st.stop()
+names = list(reports.ordered(runs.records))
+classes = runs.records[names[0]]["classes"]
+
+with st.sidebar:
+    upload = st.file_uploader("Your image: PNG, JPEG, WebP or BMP, any size", type=list(UPLOAD_EXTENSIONS),
+                              key="predict_upload",
+                              help=f"Centre-cropped to a square and resized to 32x32; at most {MAX_PIXELS:,} pixels.")
+    st.divider()
+    gallery_model = st.selectbox("Gallery: model", names, format_func=reports.model_title,
+                                 **loading.kept(loading.MODEL_CHOICE, names[0], names))
+    true_choice = st.selectbox("True class", [ANY_CLASS, *classes])
+    predicted_choice = st.selectbox("Predicted class", [ANY_CLASS, *classes])
+
+st.subheader("Your image")
+if upload is None:
+    st.info("Upload an image in the sidebar to see what the models make of it.")
+else:
+    try:
+        prepared = loading.prepared_upload(upload.getvalue(), upload.name)
+    except UploadError as error:
+        st.error(str(error))
+        prepared = None
+    if prepared is not None:
+        seen, facts = st.columns([1, 2])
+        seen.image(reports.enlarge(prepared.pixels, SEEN_SCALE), caption="What the models see (32x32)",
+                   width=SEEN_SCALE * 32)
+        left, top, right, bottom = prepared.crop_box
+        facts.markdown(f"**{prepared.name}** · {prepared.format} · {prepared.size[0]}x{prepared.size[1]} · mode "
+                       f"{prepared.mode}  \nCentre square ({left}, {top}) to ({right}, {bottom}), resized to 32x32.")
+        for note in prepared.notes:
+            facts.caption(note)
+        try:
+            probabilities = {name: predict_proba(loading.load_model(name).model, prepared.pixels[None])[0]
+                             for name in names}
+        except CheckpointError as error:
+            st.error(str(error))
+            st.stop()
+        top = explain.class_probability_table(probabilities, classes, top=5)
+        for column, name in zip(st.columns(len(names)), names):
+            rows = top[top["model"] == name]
+            column.markdown(f"**{reports.model_title(name)}**: {rows['class'].iloc[0]}")
+            column.altair_chart(alt.Chart(rows).mark_bar().encode(
+                y=alt.Y("class:N", sort=rows["class"].tolist(), title=None),
+                x=alt.X("probability:Q", scale=alt.Scale(domain=[0, 1]), axis=alt.Axis(format="%")),
+                tooltip=["rank", "class", alt.Tooltip("probability:Q", format=".1%")],
+            ).properties(height=150), width="stretch")
+
+st.subheader(f"Test images {reports.model_title(gallery_model)} gets wrong")
+data = loading.load_data()
+record_test = runs.records[gallery_model].get("test") or {}
+predictions = record_test.get("predictions")
+if data is None:
+    st.warning("The gallery needs the data set: none found where the dashboard looked. See the Dataset page.")
+elif not predictions:
+    st.warning(f"The run record of {gallery_model} keeps no test predictions; retrain it with "
+               f"`{loading.train_command()} --models {gallery_model}`.")
+else:
+    true_class = None if true_choice == ANY_CLASS else classes.index(true_choice)
+    predicted_class = None if predicted_choice == ANY_CLASS else classes.index(predicted_choice)
+    wrong = explain.misclassified(predictions, data.test.labels, true_class, predicted_class)
+    confidence = record_test.get("confidence") or [None] * len(predictions)
+    st.caption(f"{len(wrong):,} of the {len(predictions):,} test images the run evaluated"
+               + (f"; the first {GALLERY_SIZE} shown" if len(wrong) > GALLERY_SIZE else "")
+               + ". Under each: index · true → predicted (confidence).")
+    if len(wrong):
+        shown = wrong[:GALLERY_SIZE]
+        st.image([reports.enlarge(data.test.images[i], GALLERY_SCALE) for i in shown],
+                 caption=[f"#{i} · {classes[data.test.labels[i]]} → {classes[predictions[i]]}"
+                          + (f" ({confidence[i]:.0%})" if confidence[i] is not None else "") for i in shown],
+                 width=GALLERY_SCALE * 32)
+    else:
+        st.success("No mistakes with these filters.")

@@ -1,0 +1,187 @@
+"""Attributions with captum on trained checkpoints and real test images."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from cifar_models.attribution import (BASELINES, METHODS, AttributionError, AttributionOptions, attribute,
+                                      baseline_for, class_probabilities, default_grad_cam_layer, denormalised_image,
+                                      explain_image, explainable_copy, faithfulness, most_attributed_patch, overlay,
+                                      patch_mask, random_pixel_masks, score_drops, top_pixels_mask)
+from cifar_models.augment import model_input
+from cifar_models.checkpoint import load_checkpoint
+
+PATCH = 8
+
+
+@pytest.fixture(scope="module")
+def plain(trained_checkpoints):
+    return explainable_copy(load_checkpoint(trained_checkpoints / "plain_cnn").model)
+
+
+@pytest.fixture(scope="module")
+def images(cifar):
+    """32 test images, a few of every class, the same ones every run."""
+    indices = np.random.default_rng(0).choice(len(cifar.test.images), 32, replace=False)
+    return cifar.test.images[indices]
+
+
+def test_explainable_copy_replaces_inplace_and_shared_relus(trained_checkpoints, images):
+    original = load_checkpoint(trained_checkpoints / "plain_cnn").model
+    reference = explainable_copy(original)
+    # Break it the way other code does: in-place ReLUs, one ReLU object shared by two blocks.
+    shared = nn.ReLU(inplace=True)
+    original.features[0].relu = shared
+    original.features[1].relu = shared
+    original.features[2].relu.inplace = True
+    original.head[2].inplace = True  # the head's LeakyReLU
+
+    explained = explainable_copy(original)
+    relus = [m for m in explained.modules() if isinstance(m, nn.ReLU)]
+    assert len({id(m) for m in relus}) == len(relus) == 5, "one fresh ReLU per place"
+    assert not any(getattr(m, "inplace", False) for m in explained.modules())
+    assert original.features[0].relu is original.features[1].relu and shared.inplace, "the original is left alone"
+    assert not explained.training and not any(p.requires_grad for p in explained.parameters())
+    with torch.no_grad():
+        torch.testing.assert_close(explained(model_input(images)), original.eval()(model_input(images)))
+    # Grad-CAM on a ReLU's output (conv1 is the first block's ReLU) now matches the untouched model's.
+    for layer in ("conv1", "conv3"):
+        options = AttributionOptions(grad_cam_layer=layer)
+        np.testing.assert_allclose(attribute(explained, images[0], 3, "grad_cam", options).heatmap,
+                                   attribute(reference, images[0], 3, "grad_cam", options).heatmap, atol=1e-6)
+
+
+def test_integrated_gradients_completeness(plain, images):
+    """The attributions sum to f(x) - f(baseline), up to the convergence delta captum reports."""
+    for baseline in BASELINES:
+        for image in images[:4]:
+            target = int(class_probabilities(plain, image).argmax())
+            result = attribute(plain, image, target, "integrated_gradients", AttributionOptions(baseline=baseline))
+            x = model_input(image[None])
+            with torch.no_grad():
+                gap = float(plain(x)[0, target] - plain(baseline_for(baseline, x))[0, target])
+            assert result.delta is not None
+            assert abs(float(result.heatmap.sum()) - gap) <= abs(result.delta) + 1e-4
+            assert abs(result.delta) <= 0.05 * abs(gap) + 1e-3, "32 steps converge to within 5%"
+
+
+def test_integrated_gradients_batches_its_steps(plain, images):
+    one_batch = attribute(plain, images[0], 1, "integrated_gradients", AttributionOptions(internal_batch_size=32))
+    eight_at_a_time = attribute(plain, images[0], 1, "integrated_gradients", AttributionOptions(internal_batch_size=8))
+    np.testing.assert_allclose(one_batch.heatmap, eight_at_a_time.heatmap, atol=1e-5)
+
+
+def test_grad_cam_maps_have_the_image_size_and_no_negatives(trained_checkpoints, images):
+    for name in ("plain_cnn", "senet", "inception"):
+        model = explainable_copy(load_checkpoint(trained_checkpoints / name).model)
+        blocks = list(model.inspectable_layers("block"))
+        for layer in (blocks[0], default_grad_cam_layer(model), blocks[-1]):
+            result = attribute(model, images[1], 5, "grad_cam", AttributionOptions(grad_cam_layer=layer))
+            assert result.heatmap.shape == (32, 32), (name, layer)
+            assert result.heatmap.min() >= 0, (name, layer)
+            assert result.layer == layer
+
+
+def test_every_method_gives_one_finite_map(plain, images):
+    for method in METHODS:
+        result = attribute(plain, images[2], 7, method)
+        assert result.heatmap.shape == (32, 32) and np.isfinite(result.heatmap).all(), method
+        assert (result.delta is not None) == (method == "integrated_gradients")
+        assert result.signed == (method in ("integrated_gradients", "occlusion"))
+        if not result.signed:
+            assert result.heatmap.min() >= 0, method
+
+
+def test_models_are_explained_in_eval_mode(trained_checkpoints, images):
+    model = explainable_copy(load_checkpoint(trained_checkpoints / "plain_cnn").model)
+    evaluated = attribute(model, images[3], 2, "saliency").heatmap
+    model.train()  # DropBlock and dropout would draw random masks in training mode
+    for _ in range(2):
+        np.testing.assert_allclose(attribute(model, images[3], 2, "saliency").heatmap, evaluated, atol=1e-6)
+    assert model.training, "the caller's mode is restored"
+
+
+def test_bad_requests_are_refused(plain, images):
+    with pytest.raises(AttributionError, match="unknown attribution method"):
+        attribute(plain, images[0], 0, "lime")
+    with pytest.raises(AttributionError, match="unknown baseline"):
+        attribute(plain, images[0], 0, "integrated_gradients", AttributionOptions(baseline="gray"))
+    with pytest.raises(AttributionError, match="unknown layer"):
+        attribute(plain, images[0], 0, "grad_cam", AttributionOptions(grad_cam_layer="stage9"))
+
+
+def test_se_gate_is_not_a_grad_cam_layer(trained_checkpoints, images):
+    senet = explainable_copy(load_checkpoint(trained_checkpoints / "senet").model)
+    with pytest.raises(AttributionError, match="SE gate"):
+        attribute(senet, images[0], 0, "grad_cam", AttributionOptions(grad_cam_layer="stage1.block1.gate"))
+
+
+@pytest.mark.parametrize("method", ["grad_cam", "integrated_gradients"])
+def test_occluding_the_most_attributed_patch_hurts_more_than_a_random_patch(plain, images, method):
+    rng = np.random.default_rng(1)
+    top_drops, random_drops = [], []
+    for image in images:
+        target = int(class_probabilities(plain, image).argmax())
+        top, left = most_attributed_patch(attribute(plain, image, target, method).heatmap, PATCH)
+        corners = rng.integers(0, 32 - PATCH + 1, size=(8, 2))
+        masks = np.stack([patch_mask((32, 32), top, left, PATCH)]
+                         + [patch_mask((32, 32), row, column, PATCH) for row, column in corners])
+        drops = score_drops(plain, image, target, masks)
+        top_drops.append(drops[0])
+        random_drops.append(drops[1:].mean())
+    assert np.mean(top_drops) > np.mean(random_drops)
+
+
+def test_most_attributed_patch_finds_the_hot_square():
+    heatmap = np.zeros((32, 32), dtype=np.float32)
+    heatmap[10:18, 20:28] = 1.0
+    heatmap[0, 0] = 3.0  # one hot pixel does not outweigh a hot square
+    assert most_attributed_patch(heatmap, PATCH) == (10, 20)
+
+
+def test_faithfulness_compares_with_random_removal(plain, images):
+    image = images[4]
+    target = int(class_probabilities(plain, image).argmax())
+    heatmap = attribute(plain, image, target, "grad_cam").heatmap
+    mask = top_pixels_mask(heatmap, 0.1)
+    assert mask.sum() == 102 and heatmap[mask].min() >= heatmap[~mask].max()
+    randoms = random_pixel_masks((32, 32), 0.1, 8, seed=0)
+    assert randoms.shape == (8, 32, 32) and (randoms.sum((1, 2)) == 102).all()
+    result = faithfulness(plain, image, target, heatmap, random_draws=8, seed=0)
+    drops = score_drops(plain, image, target, np.concatenate([mask[None], randoms]))
+    assert result.top_drop == pytest.approx(float(drops[0]), abs=1e-6)
+    assert result.random_drop == pytest.approx(float(drops[1:].mean()), abs=1e-6)
+    assert result.score == pytest.approx(result.top_drop - result.random_drop)
+
+
+def test_overlay_keeps_the_image_where_there_is_no_evidence(images):
+    picture = denormalised_image(images[0])
+    np.testing.assert_array_equal(picture, images[0])  # the de-normalised input is the image itself
+    heatmap = np.zeros((32, 32), dtype=np.float32)
+    heatmap[5, 5] = 2.0
+    heatmap[6, 6] = -4.0  # negative evidence is not drawn
+    drawn = overlay(picture, heatmap, opacity=1.0)
+    mask = np.ones((32, 32), dtype=bool)
+    mask[5, 5] = False
+    np.testing.assert_array_equal(drawn[mask], picture[mask])
+    assert not np.array_equal(drawn[5, 5], picture[5, 5])
+    np.testing.assert_array_equal(overlay(picture, heatmap, opacity=0.0), picture)
+
+
+def test_the_panel_explains_each_models_prediction(trained_checkpoints, images):
+    models = {name: explainable_copy(load_checkpoint(trained_checkpoints / name).model)
+              for name in ("plain_cnn", "senet", "inception")}
+    seen = []
+    methods = ["integrated_gradients", "grad_cam", "saliency"]
+    results = explain_image(models, images[5], methods, progress=lambda fraction, what: seen.append(fraction),
+                            grad_cam_layers={"senet": "stage3.block2"})
+    assert seen[-1] == 1.0 and len(seen) == 9
+    for name, explanation in results.items():
+        assert explanation.target == int(explanation.probabilities.argmax())
+        assert set(explanation.attributions) == set(explanation.faithfulness) == set(methods)
+    assert results["senet"].attributions["grad_cam"].layer == "stage3.block2"
+    assert results["plain_cnn"].attributions["grad_cam"].layer == default_grad_cam_layer(models["plain_cnn"])
+    chosen = explain_image({"plain_cnn": models["plain_cnn"]}, images[5], ["saliency"], target=9)
+    assert chosen["plain_cnn"].target == 9

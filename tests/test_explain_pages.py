@@ -1,0 +1,186 @@
+"""The Feature maps, Attribution and Predict pages run with AppTest on the real data and really trained checkpoints
+(and with none): their widgets, their button-driven computation and every kind of upload."""
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import pytest
+from PIL import Image
+
+# the shared AppTest helpers (importing them also puts dashboard/ on the import path); open_app is in conftest.py
+from apptest_helpers import assert_rendered, chart_frames, page_text
+
+import loading  # noqa: E402  (the dashboard's helper module, as its pages import it)
+from cifar_models.checkpoint import read_record  # noqa: E402
+from cifar_models.explain import misclassified  # noqa: E402
+
+FEATURE_MAPS, ATTRIBUTION, PREDICT = "pages/feature_maps.py", "pages/attribution.py", "pages/predict.py"
+MODEL_WIDGET = loading.widget_key(loading.MODEL_CHOICE)
+
+
+def png(pixels: np.ndarray, size: int | None = None) -> bytes:
+    image = Image.fromarray(pixels)
+    if size:
+        image = image.resize((size, size), Image.Resampling.BICUBIC)
+    buffer = io.BytesIO()
+    image.save(buffer, "PNG")
+    return buffer.getvalue()
+
+
+def image_captions(app) -> list[str]:
+    """The caption of every image on the page, in order (one entry per image)."""
+    return [image.caption for element in app.get("image") for image in element.proto.imgs]
+
+
+@pytest.mark.parametrize("page", [FEATURE_MAPS, ATTRIBUTION, PREDICT])
+def test_without_checkpoints_each_page_says_how_to_train(open_app, tmp_path, page):
+    app = open_app(page, tmp_path)
+    assert_rendered(app, page)
+    assert "No trained models found" in page_text(app)
+    assert "scripts/train_all.py" in page_text(app)
+
+
+def test_feature_maps_grid_scales_and_the_three_models(open_app, trained_checkpoints):
+    app = open_app(FEATURE_MAPS, trained_checkpoints)
+    assert_rendered(app, FEATURE_MAPS)
+    app.sidebar.selectbox(key=MODEL_WIDGET).set_value("plain_cnn").run()
+    app.sidebar.selectbox(key="feature_maps_layer_plain_cnn").set_value("conv2").run()
+    app.sidebar.slider[0].set_value(5).run()
+    assert_rendered(app, FEATURE_MAPS)
+    assert "5 of 64 channels" in page_text(app)
+    for scope, words in (("layer", "per layer:"), ("models", "across models:")):
+        app.sidebar.radio(key="feature_maps_scope").set_value(scope).run()
+        assert_rendered(app, FEATURE_MAPS)
+        assert words in page_text(app)
+    # the side-by-side names each model's layer at the chosen resolution
+    app.sidebar.selectbox[-1].set_value("8x8").run()
+    text = page_text(app)
+    assert "conv3 · top" in text and "stage3.block2 · top" in text and "stage2.module4 · top" in text
+    app.sidebar.toggle[0].set_value(True).run()
+    assert "64 of 64 channels" in page_text(app)
+    assert "32 filters (7x7)" in page_text(app)
+
+
+def test_feature_maps_se_gates_against_the_class_average(open_app, trained_checkpoints):
+    app = open_app(FEATURE_MAPS, trained_checkpoints)
+    app.sidebar.selectbox(key=MODEL_WIDGET).set_value("senet").run()
+    assert_rendered(app, FEATURE_MAPS)
+    [series] = [set(frame["series"]) for frame in chart_frames(app) if "series" in frame]
+    assert series == {"this image"}
+    app.sidebar.button(key="feature_maps_gate_button").click().run()
+    assert_rendered(app, FEATURE_MAPS)
+    [frame] = [frame for frame in chart_frames(app) if "series" in frame]
+    assert set(frame["series"]) == {"this image", "class average"}
+    assert frame["gate"].between(0, 1).all() and len(frame) == 2 * 512
+
+
+def test_feature_maps_inception_branch_shares(open_app, trained_checkpoints):
+    app = open_app(FEATURE_MAPS, trained_checkpoints)
+    app.sidebar.selectbox(key=MODEL_WIDGET).set_value("inception").run()
+    assert_rendered(app, FEATURE_MAPS)
+    [frame] = [frame for frame in chart_frames(app) if "measure" in frame]
+    assert set(frame["branch"]) == {"branch1x1", "branch3x3", "branch_double3x3", "branch_pool"}
+    sums = frame.groupby(["module", "measure"])["share"].sum()
+    np.testing.assert_allclose(sums, 1.0, rtol=1e-6)
+
+
+def test_feature_maps_of_an_upload(open_app, trained_checkpoints, cifar):
+    app = open_app(FEATURE_MAPS, trained_checkpoints)
+    app.sidebar.radio(key="feature_maps_image_source").set_value("My own image").run()
+    assert "Upload an image" in page_text(app)
+    app.sidebar.file_uploader[0].set_value(("truck.png", png(cifar.test.images[11], 200), "image/png")).run()
+    assert_rendered(app, FEATURE_MAPS)
+    assert image_captions(app)[0] == "truck.png (200x200 PNG)"
+
+
+def test_attribution_runs_on_the_button_only(open_app, trained_checkpoints):
+    app = open_app(ATTRIBUTION, trained_checkpoints)
+    assert_rendered(app, ATTRIBUTION)
+    assert "Press **Explain**" in page_text(app)
+    assert not app.dataframe, "nothing is computed before the button"
+    app.sidebar.button[0].click().run()
+    assert_rendered(app, ATTRIBUTION)
+    [faithfulness] = [frame.value for frame in app.dataframe]
+    assert len(faithfulness) == 9  # three models x the default three methods
+    assert {"Integrated Gradients", "Grad-CAM", "Saliency"} == set(faithfulness["method"])
+    text = page_text(app)
+    assert text.count("convergence delta") == 3 and "layer conv4" in text
+    # the image, then an overlay and a heat map per model and method
+    assert image_captions(app) == [image_captions(app)[0]] + ["overlay", "heat map"] * 3 * 3
+    [probabilities] = [frame for frame in chart_frames(app) if "probability" in frame]
+    np.testing.assert_allclose(probabilities.groupby("model")["probability"].sum(), 1.0, rtol=1e-4)
+
+    # The opacity only redraws; a new target asks for the button again.
+    app.sidebar.slider[-1].set_value(0.2).run()
+    assert not app.info and len(app.dataframe) == 1
+    app.sidebar.selectbox[0].set_value("ship").run()
+    assert "Press **Explain**" in page_text(app)
+    app.sidebar.button[0].click().run()
+    assert "Plain CNN: ship · SENet: ship · Inception: ship" in page_text(app)
+
+
+def test_attribution_other_methods_baseline_and_layer(open_app, trained_checkpoints):
+    app = open_app(ATTRIBUTION, trained_checkpoints)
+    app.sidebar.multiselect[0].set_value(["occlusion", "smoothgrad", "integrated_gradients"])
+    app.sidebar.selectbox[1].set_value("blurred")
+    app.sidebar.slider[0].set_value(16)
+    app.sidebar.selectbox[2].set_value("16x16")
+    app.run()
+    app.sidebar.button[0].click().run()
+    assert_rendered(app, ATTRIBUTION)
+    assert [h.value for h in app.subheader][-3:] == ["Occlusion", "SmoothGrad", "Integrated Gradients"]
+
+
+def test_predict_top5_of_an_upload_and_the_gallery(open_app, trained_checkpoints, cifar):
+    app = open_app(PREDICT, trained_checkpoints)
+    assert_rendered(app, PREDICT)
+    app.sidebar.file_uploader[0].set_value(("big cat.png", png(cifar.test.images[0], 640), "image/png")).run()
+    assert_rendered(app, PREDICT)
+    top5 = [frame for frame in chart_frames(app) if "rank" in frame]
+    assert len(top5) == 3 and all(len(frame) == 5 for frame in top5)
+    assert "**big cat.png** · PNG · 640x640" in page_text(app)
+
+    record = read_record(trained_checkpoints / "plain_cnn")
+    predictions = record["test"]["predictions"]
+    app.sidebar.selectbox(key=MODEL_WIDGET).set_value("plain_cnn")
+    app.sidebar.selectbox[1].set_value("cat").run()
+    wrong = misclassified(predictions, cifar.test.labels, true_class=cifar.classes.index("cat"))
+    assert f"{len(wrong):,} of the {len(predictions):,} test images" in page_text(app)
+
+
+def bad_uploads(photo: np.ndarray) -> dict[str, bytes]:
+    complete = png(photo, 256)
+    bomb = io.BytesIO()
+    Image.new("1", (12000, 12000)).save(bomb, "PNG")
+    return {"notes.png": b"these are not pixels", "half.png": complete[: len(complete) // 2],
+            "bomb.png": bomb.getvalue()}
+
+
+def converted_uploads(photo: np.ndarray) -> dict[str, tuple[bytes, str]]:
+    def saved(image: Image.Image, file_format: str) -> bytes:
+        buffer = io.BytesIO()
+        image.save(buffer, file_format)
+        return buffer.getvalue()
+
+    picture = Image.fromarray(photo)
+    cutout = picture.convert("RGBA")
+    cutout.putalpha(Image.linear_gradient("L").resize(picture.size))  # transparent at the top, opaque at the bottom
+    return {"dot.bmp": (saved(Image.new("RGB", (1, 1), (9, 99, 199)), "BMP"), "single pixel"),
+            "gray.jpg": (saved(picture.convert("L"), "JPEG"), "Grayscale"),
+            "palette.png": (saved(picture.convert("P"), "PNG"), "Palette"),
+            "cutout.webp": (saved(cutout, "WEBP"), "white background")}
+
+
+def test_predict_refuses_bad_uploads_and_keeps_running(open_app, trained_checkpoints, cifar):
+    app = open_app(PREDICT, trained_checkpoints)
+    for name, content in bad_uploads(cifar.test.images[0]).items():
+        app.sidebar.file_uploader[0].set_value((name, content, "image/png")).run()
+        assert_rendered(app, PREDICT)
+        assert [e.value for e in app.error][0].startswith(f"{name}: ")
+        assert "Test images Plain CNN gets wrong" in [h.value for h in app.subheader][-1], "the gallery still shows"
+    for name, (content, note) in converted_uploads(cifar.test.images[0]).items():
+        app.sidebar.file_uploader[0].set_value((name, content, "application/octet-stream")).run()
+        assert_rendered(app, PREDICT)
+        assert not app.error and note in page_text(app), name
+        assert len([frame for frame in chart_frames(app) if "rank" in frame]) == 3
