@@ -12,7 +12,6 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
 from cifar_models.checkpoint import DEFAULT_CHECKPOINT_DIR, CheckpointError, find_checkpoints, load_checkpoint  # noqa: E402
