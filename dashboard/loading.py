@@ -256,6 +256,15 @@ def no_checkpoints_message(runs: RunRecords) -> None:
         st.error(f"{name}: {problem}")
 
 
+def require_records() -> RunRecords:
+    """The run records for a page that needs them, or the message on how to create them and a stop."""
+    runs = load_records()
+    if not runs.records:
+        no_checkpoints_message(runs)
+        st.stop()
+    return runs
+
+
 # ----------------------------------------------------------------------------------------------------------------
 # Choices kept across pages
 
@@ -402,3 +411,12 @@ def choose_image(page_key: str) -> ChosenImage | None:
         return None
     return ChosenImage(prepared.pixels, f"{prepared.name} ({prepared.size[0]}x{prepared.size[1]} {prepared.format})",
                        None, prepared.notes)
+
+
+def show_chosen_image(chosen: ChosenImage, scale: int):
+    """The chosen image enlarged, with what was done to an upload beside it; returns that column for more facts."""
+    picture, facts = st.columns([1, 3])
+    picture.image(reports.enlarge(chosen.pixels, scale), caption=chosen.title, width=scale * 32)
+    for note in chosen.notes:
+        facts.caption(note)
+    return facts

@@ -16,10 +16,7 @@ RESULT_KEY = "attribution_result"
 EXPLAIN_REQUESTED = "attribution_explain_requested"
 
 st.title("Attribution")
-runs = loading.load_records()
-if not runs.records:
-    loading.no_checkpoints_message(runs)
-    st.stop()
+runs = loading.require_records()
 names = list(reports.ordered(runs.records))
 classes = runs.records[names[0]]["classes"]
 chosen = loading.choose_image("attribution")
@@ -46,10 +43,7 @@ with st.sidebar:
 
 if chosen is None:
     st.stop()
-picture, facts = st.columns([1, 3])
-picture.image(reports.enlarge(chosen.pixels, IMAGE_SCALE), caption=chosen.title, width=IMAGE_SCALE * 32)
-for note in chosen.notes:
-    facts.caption(note)
+facts = loading.show_chosen_image(chosen, IMAGE_SCALE)
 
 target = None if target_choice == PREDICTED else classes.index(target_choice)
 options = attribution.AttributionOptions(baseline=baseline, ig_steps=steps)

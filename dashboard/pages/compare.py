@@ -6,10 +6,7 @@ import loading
 from cifar_models import reports
 
 st.title("Compare")
-runs = loading.load_records()
-if not runs.records:
-    loading.no_checkpoints_message(runs)
-    st.stop()
+runs = loading.require_records()
 records = reports.ordered(runs.records)
 names = list(records)
 # one colour per model on every chart of the page

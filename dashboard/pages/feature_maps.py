@@ -15,10 +15,7 @@ IMAGE_SCALE = 6
 CLASS_AVERAGE_IMAGES = 100
 
 st.title("Feature maps")
-runs = loading.load_records()
-if not runs.records:
-    loading.no_checkpoints_message(runs)
-    st.stop()
+runs = loading.require_records()
 names = list(reports.ordered(runs.records))
 
 with st.sidebar:
@@ -53,10 +50,7 @@ with st.sidebar:
 if chosen is None:
     st.stop()
 
-picture, facts = st.columns([1, 3])
-picture.image(reports.enlarge(chosen.pixels, IMAGE_SCALE), caption=chosen.title, width=IMAGE_SCALE * 32)
-for note in chosen.notes:
-    facts.caption(note)
+facts = loading.show_chosen_image(chosen, IMAGE_SCALE)
 
 side_by_side = {name: layer for name, layer in depths[depth].items() if layer is not None}
 needed = {name: {side_by_side[name]} if name in side_by_side else set() for name in names}

@@ -15,10 +15,7 @@ GALLERY_SIZE = 60
 ANY_CLASS = "any class"
 
 st.title("Predict")
-runs = loading.load_records()
-if not runs.records:
-    loading.no_checkpoints_message(runs)
-    st.stop()
+runs = loading.require_records()
 names = list(reports.ordered(runs.records))
 classes = runs.records[names[0]]["classes"]
 
