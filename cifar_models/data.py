@@ -17,6 +17,7 @@ import os
 import pickle
 import tarfile
 import tempfile
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,6 +30,7 @@ DEFAULT_DATA_DIR = Path("data")
 DATA_ENV = "CIFAR10_DATA"
 CACHE_ENV = "CIFAR10_CACHE"
 TORCHVISION_FOLDER = "cifar-10-batches-py"
+TORCHVISION_ARCHIVE = "cifar-10-python.tar.gz"  # holds the batches folder, not an image tree
 GET_DATA_COMMAND = "python scripts/prepare_data.py --download --data ./data"
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
 CACHE_FORMAT = "v2"  # bump when the cached arrays change (v2: class-mixed order)
@@ -112,7 +114,8 @@ def find_source(path: Path) -> Path | None:
         return path / TORCHVISION_FOLDER
     if _has_split_folders(path):
         return path
-    archives = sorted(p for p in path.iterdir() if _looks_like_archive(p) and "cifar" in p.name.lower())
+    archives = sorted(p for p in path.iterdir()
+                      if _looks_like_archive(p) and "cifar" in p.name.lower() and p.name != TORCHVISION_ARCHIVE)
     return archives[0] if archives else None
 
 
@@ -193,23 +196,26 @@ def _decode_members(members, source: Path, progress: bool) -> dict[str, np.ndarr
     return dict(train_images=train_images, train_labels=train_labels, test_images=test_images, test_labels=test_labels)
 
 
-def _archive_members(path: Path):
+def _decode_archive(path: Path, progress: bool) -> dict[str, np.ndarray]:
     try:
         archive = tarfile.open(path)
-        members = [m for m in archive.getmembers() if m.isfile()]
     except (tarfile.TarError, OSError, EOFError) as error:
         raise DataError(f"Cannot read archive {path}: {error}. Download it again or point --data elsewhere.") from None
+    with archive:
+        def reader(member):
+            def read() -> bytes:
+                try:
+                    return archive.extractfile(member).read()
+                except (tarfile.TarError, OSError, EOFError) as error:
+                    raise DataError(f"Cannot read {member.name} in archive {path}: {error}") from None
 
-    def reader(member):
-        def read() -> bytes:
-            try:
-                return archive.extractfile(member).read()
-            except (tarfile.TarError, OSError, EOFError) as error:
-                raise DataError(f"Cannot read {member.name} in archive {path}: {error}") from None
+            return read
 
-        return read
-
-    return [(m.name, reader(m)) for m in members]
+        try:
+            members = [(m.name, reader(m)) for m in archive.getmembers() if m.isfile()]
+        except (tarfile.TarError, OSError, EOFError) as error:
+            raise DataError(f"Cannot read archive {path}: {error}. Download it again or point --data elsewhere.") from None
+        return _decode_members(members, path, progress)
 
 
 def _folder_files(path: Path) -> list[Path]:
@@ -299,18 +305,22 @@ def _write_atomic_npz(path: Path, arrays: dict[str, np.ndarray]) -> None:
             os.unlink(temporary)
 
 
+CACHE_KEYS = {"train_images", "train_labels", "test_images", "test_labels", "fingerprint", "classes"}
+
+
 def _read_cache(path: Path) -> dict[str, np.ndarray] | None:
     try:
         with np.load(path, allow_pickle=False) as cache:
-            return {name: cache[name] for name in cache.files}
-    except (OSError, ValueError, KeyError, EOFError):
+            arrays = {name: cache[name] for name in cache.files}
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):
         return None  # unreadable cache: decode the source again and overwrite it
+    return arrays if CACHE_KEYS <= set(arrays) else None
 
 
 def decode_source(source: Path, *, progress: bool = True) -> dict[str, np.ndarray]:
     """Decode a source into train/test images and labels (no cache involved)."""
     if _looks_like_archive(source):
-        return _decode_members(_archive_members(source), source, progress)
+        return _decode_archive(source, progress)
     if _has_split_folders(source):
         return _decode_members(_folder_members(source), source, progress)
     return _decode_batches(source)
@@ -395,10 +405,11 @@ def download_cifar10(root: str | os.PathLike, progress_callback=None) -> Path:
 
     root = Path(root)
     root.mkdir(parents=True, exist_ok=True)
-    archive = root / "cifar-10-python.tar.gz"
+    archive = root / TORCHVISION_ARCHIVE
+    partial = root / f"{TORCHVISION_ARCHIVE}.part"  # never mistaken for a complete archive
     digest = hashlib.md5()
     try:
-        with urllib.request.urlopen(TORCHVISION_URL, timeout=60) as response, open(archive, "wb") as out:
+        with urllib.request.urlopen(TORCHVISION_URL, timeout=60) as response, open(partial, "wb") as out:
             total = int(response.headers.get("Content-Length") or 0)
             done = 0
             for chunk in iter(lambda: response.read(1 << 20), b""):
@@ -408,13 +419,15 @@ def download_cifar10(root: str | os.PathLike, progress_callback=None) -> Path:
                 if progress_callback is not None and total:
                     progress_callback(min(done / total, 1.0))
     except OSError as error:
+        partial.unlink(missing_ok=True)
         raise DataError(
             f"Download of CIFAR-10 from {TORCHVISION_URL} into {root.resolve()} failed: {error}. "
             "Check the internet connection, or point --data at a local copy."
         ) from None
     if digest.hexdigest() != TORCHVISION_MD5:
-        archive.unlink()
+        partial.unlink()
         raise DataError(f"The downloaded {archive.name} has the wrong checksum; it was deleted. Try again.")
+    os.replace(partial, archive)
     with tarfile.open(archive) as tar:
         tar.extractall(root, filter="data")
     archive.unlink()

@@ -8,6 +8,7 @@ augmentation and dropout, so a resumed run draws exactly what the uninterrupted 
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import subprocess
@@ -19,6 +20,7 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
+from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 from torch import nn
 from tqdm.auto import tqdm
@@ -121,13 +123,26 @@ def _load_resume(run_dir: Path, identity: dict, model: nn.Module, optimizer: tor
     path = run_dir / RESUME_RECORD
     if not path.is_file():
         return None
-    saved = json.loads(path.read_text())
+
+    def damaged(error: Exception) -> ResumeMismatch:
+        return ResumeMismatch(f"The interrupted run in {run_dir} is damaged ({type(error).__name__}: {error}); "
+                              "add --fresh to discard it and start again.")
+
+    try:
+        saved = json.loads(path.read_text())
+        if not isinstance(saved, dict):
+            raise ValueError("not a JSON object")
+    except (OSError, ValueError) as error:
+        raise damaged(error) from None
     expected = json.loads(json.dumps(identity))  # compare as JSON would store it (tuples become lists)
     different = [key for key in expected if saved.get(key) != expected[key]]
     if different:
         raise ResumeMismatch(f"{path} holds an interrupted run with a different {', '.join(different)}. Rerun with "
                              "the same settings to resume it, or add --fresh to discard it.")
-    tensors = load_file(str(run_dir / saved["weights"]))
+    try:
+        tensors = load_file(str(run_dir / saved["weights"]))
+    except (OSError, KeyError, TypeError, SafetensorError) as error:
+        raise damaged(error) from None
     model.load_state_dict({k[len("model."):]: v for k, v in tensors.items() if k.startswith("model.")})
     optimizer_state = optimizer.state_dict()
     optimizer_state["state"] = {}
@@ -206,11 +221,14 @@ def train_model(name: str, data: CIFAR10, recipe: Recipe, out_dir: str | Path, *
     if recipe.batch_size % ranks.world_size:
         raise ValueError(f"batch_size {recipe.batch_size} does not divide among {ranks.world_size} ranks")
     batch = recipe.batch_size // ranks.world_size
-    shard = train.subset(np.arange(ranks.rank, len(train), ranks.world_size))  # this rank's share of the data
-    if len(shard) < batch:
-        raise ValueError(f"{len(shard)} training images per rank are fewer than one batch of {batch}")
+    per_rank = len(train) // ranks.world_size  # equal shards: every rank takes the same number of steps
+    if per_rank < batch:
+        raise ValueError(f"{per_rank} training images per rank are fewer than one batch of {batch}")
+    shard = train.subset(np.arange(ranks.rank, per_rank * ranks.world_size, ranks.world_size))  # this rank's share
     identity = {"model": name, "model_options": model_options, "recipe": recipe.to_dict(),
-                "data_fingerprint": data.fingerprint, "subset": subset, "world_size": ranks.world_size}
+                "data_fingerprint": data.fingerprint, "subset": subset, "world_size": ranks.world_size,
+                "split": {"train": len(train), "val": len(val),
+                          "val_digest": hashlib.sha256(val.images.tobytes()).hexdigest()[:16]}}
 
     torch.manual_seed(recipe.seed)  # the same initial weights on every rank
     model = build_model(name, **model_options).to(device)
@@ -252,8 +270,8 @@ def train_model(name: str, data: CIFAR10, recipe: Recipe, out_dir: str | Path, *
         if not math.isfinite(loss_sum):
             raise TrainingDiverged(
                 f"{name}: the training loss became {loss_sum / count} in epoch {epoch}. The last good state "
-                f"(epoch {state.epoch}) is kept in {run_dir}; lower the learning rate with --recipe, then rerun "
-                "with --fresh.")
+                f"(epoch {state.epoch}) is kept in {run_dir} for inspection; to train again, lower the learning "
+                "rate with --recipe and add --fresh (which discards that state).")
         val_loss, val_acc = _validate(model, val, device, recipe)
         state.epoch = epoch
         state.train_seconds += seconds

@@ -69,6 +69,8 @@ def prepare_upload(data: bytes, name: str, *, max_pixels: int = MAX_PIXELS, max_
     except (OSError, ValueError, SyntaxError, EOFError) as error:
         # Pillow reports a cut-off file as OSError("image file is truncated ...") or a decoder error.
         raise UploadError(f"{name}: the image data is truncated or damaged ({error}).") from None
+    except Exception as error:  # e.g. struct.error or KeyError from malformed EXIF: still the user's file at fault
+        raise UploadError(f"{name}: the image could not be read ({type(error).__name__}: {error}).") from None
 
 
 def _prepare(image: Image.Image, name: str, max_pixels: int, size: int, notes: list[str]) -> PreparedImage:

@@ -359,11 +359,18 @@ def load_explainable_model(name: str) -> nn.Module:
 
 
 @st.cache_data(show_spinner="Averaging the SE gates over the class's test images…", max_entries=32)
-def class_gates(model_name: str, created: str, class_index: int, count: int) -> dict[str, np.ndarray]:
-    """Mean SE gate per layer and channel over the first ``count`` test images of a class (one pass of them)."""
-    data = require_data()
-    images = data.test.images[data.test.labels == class_index][:count]
+def _class_gates(model_name: str, created: str, fingerprint: str, class_index: int, count: int,
+                 _data: CIFAR10) -> dict[str, np.ndarray]:
+    images = _data.test.images[_data.test.labels == class_index][:count]
     return {name: gates.mean(0) for name, gates in excitation_gates(load_model(model_name).model, images).items()}
+
+
+def class_gates(model_name: str, created: str, class_index: int, count: int) -> dict[str, np.ndarray] | None:
+    """Mean SE gate per layer and channel over the first ``count`` test images of a class; None without data."""
+    data = load_data()
+    if data is None:
+        return None
+    return _class_gates(model_name, created, data.fingerprint, class_index, count, data)
 
 
 @st.cache_data(show_spinner=False, max_entries=16)

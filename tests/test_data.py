@@ -122,3 +122,12 @@ def test_corrupt_jpeg_is_named(archive, tmp_path):
     broken.write_bytes(b"this is not an image")
     with pytest.raises(DataError, match="train/dog/0001.jpg"):
         load_cifar10(tree, cache_dir=tmp_path / "cache", val_per_class=0, progress=False)
+
+
+def test_damaged_cache_is_rebuilt(archive, tmp_path):
+    first = load_cifar10(archive, cache_dir=tmp_path, progress=False)
+    data = first.cache_file.read_bytes()
+    first.cache_file.write_bytes(data[: len(data) // 2])  # as after a crash or a full disk
+    again = load_cifar10(archive, cache_dir=tmp_path, progress=False)
+    assert not again.from_cache and again.fingerprint == first.fingerprint
+    assert load_cifar10(archive, cache_dir=tmp_path, progress=False).from_cache

@@ -119,6 +119,13 @@ def test_resume_with_other_settings_is_refused(tmp_path):
     assert result.returncode == 2
     assert "resume.json holds an interrupted run with a different" in result.stderr and "--fresh" in result.stderr
 
+    (out / "plain_cnn" / "resume.json").write_text('{"model": "plain_cn')  # cut off mid-write by a full disk
+    result = subprocess.run(_train_plain(out), cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 2
+    assert f"interrupted run in {out / 'plain_cnn'} is damaged" in result.stderr and "--fresh" in result.stderr
+    assert subprocess.run(_train_plain(out, "--fresh", epochs=1), cwd=REPO, capture_output=True).returncode == 0
+    assert (out / "plain_cnn" / "model.safetensors").is_file()
+
 
 def test_diverging_loss_stops_with_a_message(tmp_path):
     recipe = tmp_path / "explode.json"

@@ -110,7 +110,11 @@ if model.inspectable_layers("gate"):
     table = pd.DataFrame({"channel": range(len(own)), "this image": own})
     if st.session_state.get(average_key):
         created = str(runs.records[model_name].get("created"))
-        table["class average"] = loading.class_gates(model_name, created, class_index, CLASS_AVERAGE_IMAGES)[gate_layer]
+        average = loading.class_gates(model_name, created, class_index, CLASS_AVERAGE_IMAGES)
+        if average is None:
+            st.info("The class average needs the test images: no data set was found (see the Dataset page).")
+        else:
+            table["class average"] = average[gate_layer]
     order = table.sort_values(table.columns[-1])["channel"].tolist()
     long = table.melt("channel", var_name="series", value_name="gate")
     st.altair_chart(alt.Chart(long).mark_line(point=alt.OverlayMarkDef(size=12)).encode(

@@ -69,6 +69,10 @@ record_test = runs.records[gallery_model].get("test") or {}
 predictions = record_test.get("predictions")
 if data is None:
     st.warning("The gallery needs the data set: none found where the dashboard looked. See the Dataset page.")
+elif runs.records[gallery_model].get("data_fingerprint") != data.fingerprint:
+    st.warning(f"{reports.model_title(gallery_model)} was evaluated on another copy of CIFAR-10 than the one loaded "
+               f"(`{data.source}`), whose test images may be in another order: the gallery would show the wrong "
+               "images. Start the dashboard with the data the model was trained on.")
 elif not predictions:
     st.warning(f"The run record of {gallery_model} keeps no test predictions; retrain it with "
                f"`{loading.train_command()} --models {gallery_model}`.")
