@@ -227,20 +227,6 @@ def random_pixel_masks(shape: tuple[int, int], fraction: float, draws: int, seed
     return masks.reshape(draws, *shape)
 
 
-def patch_mask(shape: tuple[int, int], top: int, left: int, size: int) -> np.ndarray:
-    mask = np.zeros(shape, dtype=bool)
-    mask[top:top + size, left:left + size] = True
-    return mask
-
-
-def most_attributed_patch(heatmap: np.ndarray, size: int) -> tuple[int, int]:
-    """(top, left) of the ``size`` x ``size`` square with the largest summed attribution."""
-    values = torch.as_tensor(heatmap, dtype=torch.float32)[None, None]
-    sums = torch.nn.functional.avg_pool2d(values, size, stride=1)[0, 0]  # every window's mean, one per position
-    top, left = divmod(int(sums.argmax()), sums.shape[1])
-    return top, left
-
-
 @dataclass
 class Faithfulness:
     top_drop: float  # probability lost when the top-ranked pixels are removed

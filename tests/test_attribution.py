@@ -8,8 +8,8 @@ from torch import nn
 
 from cifar_models.attribution import (BASELINES, METHODS, AttributionError, AttributionOptions, attribute,
                                       baseline_for, class_probabilities, default_grad_cam_layer, denormalised_image,
-                                      explain_image, explainable_copy, faithfulness, most_attributed_patch, overlay,
-                                      patch_mask, random_pixel_masks, score_drops, top_pixels_mask)
+                                      explain_image, explainable_copy, faithfulness, overlay, random_pixel_masks,
+                                      score_drops, top_pixels_mask)
 from cifar_models.augment import model_input
 from cifar_models.checkpoint import load_checkpoint
 
@@ -116,6 +116,20 @@ def test_se_gate_is_not_a_grad_cam_layer(trained_checkpoints, images):
     senet = explainable_copy(load_checkpoint(trained_checkpoints / "senet").model)
     with pytest.raises(AttributionError, match="SE gate"):
         attribute(senet, images[0], 0, "grad_cam", AttributionOptions(grad_cam_layer="stage1.block1.gate"))
+
+
+def patch_mask(shape: tuple[int, int], top: int, left: int, size: int) -> np.ndarray:
+    mask = np.zeros(shape, dtype=bool)
+    mask[top:top + size, left:left + size] = True
+    return mask
+
+
+def most_attributed_patch(heatmap: np.ndarray, size: int) -> tuple[int, int]:
+    """(top, left) of the ``size`` x ``size`` square with the largest total attribution."""
+    values = torch.as_tensor(heatmap, dtype=torch.float32)[None, None]
+    sums = torch.nn.functional.avg_pool2d(values, size, stride=1)[0, 0]  # every window's mean, one per position
+    top, left = divmod(int(sums.argmax()), sums.shape[1])
+    return top, left
 
 
 @pytest.mark.parametrize("method", ["grad_cam", "integrated_gradients"])
