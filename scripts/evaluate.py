@@ -16,7 +16,7 @@ import torch  # noqa: E402
 
 from cifar_models.checkpoint import DEFAULT_CHECKPOINT_DIR, CheckpointError, find_checkpoints, load_checkpoint  # noqa: E402
 from cifar_models.data import DataError, load_cifar10  # noqa: E402
-from cifar_models.evaluation import predict_proba  # noqa: E402
+from cifar_models.evaluation import plain_and_tta_logits  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -46,13 +46,12 @@ def main(argv: list[str] | None = None) -> int:
             print(json.dumps({"model": name, "error": str(error)}))
             failures += 1
             continue
-        plain = predict_proba(loaded.model, images, args.device, batch_size=512)
-        flipped = predict_proba(loaded.model, images, args.device, batch_size=512, tta=True)
+        plain, flipped = plain_and_tta_logits(loaded.model, images, device=args.device, batch_size=512)
         print(json.dumps({
             "model": name,
             "n": count,
-            "accuracy": float((plain.argmax(1) == labels).mean()),
-            "accuracy_tta": float((flipped.argmax(1) == labels).mean()),
+            "accuracy": float((plain.argmax(1).numpy() == labels).mean()),
+            "accuracy_tta": float((flipped.argmax(1).numpy() == labels).mean()),
             "recorded_accuracy": loaded.record.get("test", {}).get("accuracy"),
             "recorded_n": loaded.record.get("test", {}).get("n"),
         }))
