@@ -1,7 +1,8 @@
 """The training engine: one loop for every model, fast on a GPU and deterministic on a CPU.
 
 As in airbench: the whole training split sits on the device as uint8; each batch is augmented there with the library's
-batched operations; CUDA runs in bf16 autocast with channels_last, the CPU in fp32. After every epoch the state
+batched operations; the forward pass runs in bf16 autocast with channels_last on CUDA and on CPUs with native bf16
+(``precision="auto"``, see ``cifar_models.precision``), in fp32 elsewhere or when asked. After every epoch the state
 (weights, optimiser, step, history) is written atomically, so rerunning the same command after an interruption continues
 from the last finished epoch. The random state is a function of (seed, epoch, rank): each epoch reseeds shuffling,
 augmentation and dropout, so a resumed run draws exactly what the uninterrupted one would have.
@@ -29,8 +30,9 @@ from .augment import AugmentPipeline, normalize, to_float_batch
 from .checkpoint import atomic_write_bytes, save_checkpoint, write_json
 from .data import CIFAR10, Split, stratified_split
 from .distributed import Ranks, all_reduce_sum, barrier
-from .evaluation import autocast_for, evaluate_test, predict_logits
+from .evaluation import evaluate_test, predict_logits
 from .models import build_model
+from .precision import autocast, prepare_batch, prepare_model, resolve_precision
 from .recipe import Recipe
 
 RESUME_RECORD = "resume.json"
@@ -87,7 +89,15 @@ def _reseed(recipe: Recipe, epoch: int, ranks: Ranks, generator: torch.Generator
 
 
 def _device_name(device: torch.device) -> str:
-    return torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu"
+    """The GPU's name, or the CPU's model name and the threads torch uses ("cpu" where the OS doesn't say)."""
+    if device.type == "cuda":
+        return torch.cuda.get_device_name(device)
+    try:
+        model_names = [line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                       if line.startswith("model name")]
+    except OSError:
+        model_names = []
+    return f"{model_names[0]} ({torch.get_num_threads()} threads)" if model_names else "cpu"
 
 
 def _git_commit() -> str | None:
@@ -175,7 +185,7 @@ def _clear_resume(run_dir: Path) -> None:
 
 def _train_epoch(net: nn.Module, optimizer, pipeline: AugmentPipeline, images: torch.Tensor, labels: torch.Tensor,
                  recipe: Recipe, progress: Progress, total_steps: int, batch: int, generator: torch.Generator,
-                 device: torch.device, bar: tqdm, num_classes: int) -> torch.Tensor:
+                 device: torch.device, precision: str, bar: tqdm, num_classes: int) -> torch.Tensor:
     """One pass over this rank's shard; returns [loss sum, correct, count] as a device tensor."""
     net.train()
     order = torch.randperm(len(images), generator=generator, device=device)
@@ -184,12 +194,10 @@ def _train_epoch(net: nn.Module, optimizer, pipeline: AugmentPipeline, images: t
         chosen = order[index * batch:(index + 1) * batch]
         augmented = pipeline(to_float_batch(images[chosen]), labels[chosen], num_classes=num_classes,
                              generator=generator)
-        inputs = normalize(augmented.images)
-        if device.type == "cuda":
-            inputs = inputs.contiguous(memory_format=torch.channels_last)
+        inputs = prepare_batch(normalize(augmented.images), precision)
         for group in optimizer.param_groups:
             group["lr"] = recipe.learning_rate(progress.step, total_steps)
-        with autocast_for(device):
+        with autocast(precision, device):
             logits = net(inputs)
         loss = F.cross_entropy(logits.float(), augmented.targets, label_smoothing=recipe.label_smoothing)
         optimizer.zero_grad(set_to_none=True)
@@ -204,17 +212,22 @@ def _train_epoch(net: nn.Module, optimizer, pipeline: AugmentPipeline, images: t
     return totals
 
 
-def _validate(model: nn.Module, split: Split, device: torch.device, recipe: Recipe) -> tuple[float, float]:
-    logits = predict_logits(model, split.images, device=device, batch_size=recipe.eval_batch_size)
+def _validate(model: nn.Module, split: Split, device: torch.device, recipe: Recipe,
+              precision: str) -> tuple[float, float]:
+    logits = predict_logits(model, split.images, device=device, batch_size=recipe.eval_batch_size,
+                            precision=precision)
     labels = torch.from_numpy(split.labels)
     return F.cross_entropy(logits, labels).item(), (logits.argmax(1) == labels).float().mean().item()
 
 
 def train_model(name: str, data: CIFAR10, recipe: Recipe, out_dir: str | Path, *, device: torch.device,
                 ranks: Ranks = Ranks(), subset: int | None = None, model_options: dict | None = None,
-                recipe_overrides: dict | None = None, fresh: bool = False, progress: bool = True) -> dict | None:
-    """Train ``name`` with ``recipe``, write ``<out_dir>/<name>/`` and return the run record (None on ranks > 0)."""
+                recipe_overrides: dict | None = None, fresh: bool = False, progress: bool = True,
+                precision: str = "auto") -> dict | None:
+    """Train ``name`` with ``recipe``, write ``<out_dir>/<name>/`` and return the run record (None on ranks > 0).
+    ``precision`` is ``auto``, ``bf16`` or ``fp32`` (``cifar_models.precision``); the record keeps what it resolved to."""
     started = time.perf_counter()
+    precision = resolve_precision(precision, device)
     run_dir = Path(out_dir) / name
     model_options = dict(model_options or {})
     train, val, test = subset_splits(data, subset, recipe.seed)
@@ -227,13 +240,11 @@ def train_model(name: str, data: CIFAR10, recipe: Recipe, out_dir: str | Path, *
     shard = train.subset(np.arange(ranks.rank, per_rank * ranks.world_size, ranks.world_size))  # this rank's share
     identity = {"model": name, "model_options": model_options, "recipe": recipe.to_dict(),
                 "data_fingerprint": data.fingerprint, "subset": subset, "world_size": ranks.world_size,
-                "split": {"train": len(train), "val": len(val),
+                "precision": precision, "split": {"train": len(train), "val": len(val),
                           "val_digest": hashlib.sha256(val.images.tobytes()).hexdigest()[:16]}}
 
     torch.manual_seed(recipe.seed)  # the same initial weights on every rank
-    model = build_model(name, **model_options).to(device)
-    if device.type == "cuda":
-        model = model.to(memory_format=torch.channels_last)
+    model = prepare_model(build_model(name, **model_options).to(device), precision)
     optimizer = make_optimizer(model, recipe)
     if fresh and ranks.is_writer:
         _clear_resume(run_dir)
@@ -262,7 +273,7 @@ def train_model(name: str, data: CIFAR10, recipe: Recipe, out_dir: str | Path, *
         _synchronise(device)
         epoch_started = time.perf_counter()
         totals = _train_epoch(net, optimizer, pipeline, images, labels, recipe, state, total_steps, batch,
-                              generator, device, bar, data.num_classes)
+                              generator, device, precision, bar, data.num_classes)
         _synchronise(device)
         seconds = time.perf_counter() - epoch_started
         bar.close()
@@ -272,7 +283,7 @@ def train_model(name: str, data: CIFAR10, recipe: Recipe, out_dir: str | Path, *
                 f"{name}: the training loss became {loss_sum / count} in epoch {epoch}. The last good state "
                 f"(epoch {state.epoch}) is kept in {run_dir} for inspection; to train again, lower the learning "
                 "rate with --recipe and add --fresh (which discards that state).")
-        val_loss, val_acc = _validate(model, val, device, recipe)
+        val_loss, val_acc = _validate(model, val, device, recipe, precision)
         state.epoch = epoch
         state.train_seconds += seconds
         state.history.append({"epoch": epoch, "train_loss": loss_sum / count, "train_acc": correct / count,
@@ -292,7 +303,7 @@ def train_model(name: str, data: CIFAR10, recipe: Recipe, out_dir: str | Path, *
     model.load_state_dict({k: v.half().to(v.dtype) if v.is_floating_point() else v
                            for k, v in model.state_dict().items()})
     test_metrics = evaluate_test(model, test.images, test.labels, device=device, num_classes=data.num_classes,
-                                 batch_size=recipe.eval_batch_size)
+                                 batch_size=recipe.eval_batch_size, precision=precision)
     record = {
         "model": name,
         "model_options": model_options,
@@ -305,6 +316,7 @@ def train_model(name: str, data: CIFAR10, recipe: Recipe, out_dir: str | Path, *
         "data": {"source": str(data.source), "train": len(train), "val": len(val), "test": len(test), "subset": subset},
         "git_commit": _git_commit(),
         "device": _device_name(device),
+        "precision": precision,  # of training and of the test metrics below
         "world_size": ranks.world_size,
         "rank_weight_checksums": checksums,  # one per rank: equal when DDP kept the replicas in step
         "torch_version": torch.__version__,

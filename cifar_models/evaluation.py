@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import time
-from contextlib import nullcontext
 
 import numpy as np
 import torch
@@ -10,47 +9,39 @@ from torch import nn
 
 from .augment import model_input
 from .models.base import evaluating
-
-
-def autocast_for(device: torch.device):
-    """bf16 autocast on CUDA, plain fp32 elsewhere: the same code runs on both."""
-    if device.type == "cuda":
-        return torch.autocast(device_type="cuda", dtype=torch.bfloat16)
-    return nullcontext()
-
-
-def prepare_input(images: torch.Tensor | np.ndarray, device: torch.device) -> torch.Tensor:
-    batch = model_input(images, device)
-    return batch.contiguous(memory_format=torch.channels_last) if device.type == "cuda" else batch
+from .precision import autocast, prepare_batch, resolve_precision
 
 
 @torch.no_grad()
 def predict_logits(model: nn.Module, images: torch.Tensor | np.ndarray, *, device: str | torch.device | None = None,
-                   batch_size: int = 256) -> torch.Tensor:
-    """Float32 logits ``(N, classes)`` on the CPU for uint8 images ``(N, 32, 32, 3)``."""
+                   batch_size: int = 256, precision: str = "auto") -> torch.Tensor:
+    """Float32 logits ``(N, classes)`` on the CPU for uint8 images ``(N, 32, 32, 3)``, computed in ``precision``
+    (``auto``: bf16 where the device runs it natively, see ``cifar_models.precision``)."""
     device = torch.device(device) if device is not None else next(model.parameters()).device
+    precision = resolve_precision(precision, device)
     images = torch.as_tensor(images)
     outputs = []
-    with evaluating(model), autocast_for(device):
+    with evaluating(model), autocast(precision, device):
         for start in range(0, len(images), batch_size):
-            batch = prepare_input(images[start:start + batch_size], device)
+            batch = prepare_batch(model_input(images[start:start + batch_size], device), precision)
             outputs.append(model(batch).float().cpu())
     return torch.cat(outputs) if outputs else torch.zeros(0, 0)
 
 
 def predict_proba(model: nn.Module, images: torch.Tensor | np.ndarray, device: str | torch.device | None = None,
-                  batch_size: int = 256) -> np.ndarray:
+                  batch_size: int = 256, precision: str = "auto") -> np.ndarray:
     """Class probabilities ``(N, classes)`` as a numpy array."""
-    logits = predict_logits(model, images, device=device, batch_size=batch_size)
+    logits = predict_logits(model, images, device=device, batch_size=batch_size, precision=precision)
     return torch.softmax(logits, 1).numpy()
 
 
 def plain_and_tta_logits(model: nn.Module, images: torch.Tensor | np.ndarray, *, device: str | torch.device,
-                         batch_size: int = 256) -> tuple[torch.Tensor, torch.Tensor]:
+                         batch_size: int = 256, precision: str = "auto") -> tuple[torch.Tensor, torch.Tensor]:
     """Logits of the images as they are, and averaged with their mirror images (flip TTA): two forward passes."""
-    plain = predict_logits(model, images, device=device, batch_size=batch_size)
+    plain = predict_logits(model, images, device=device, batch_size=batch_size, precision=precision)
     mirrored = torch.as_tensor(images).flip(2)  # uint8 (N, H, W, 3): axis 2 is the width
-    return plain, (plain + predict_logits(model, mirrored, device=device, batch_size=batch_size)) / 2
+    return plain, (plain + predict_logits(model, mirrored, device=device, batch_size=batch_size,
+                                          precision=precision)) / 2
 
 
 def confusion_matrix(labels: np.ndarray, predictions: np.ndarray, num_classes: int) -> np.ndarray:
@@ -82,14 +73,16 @@ def expected_calibration_error(probs: np.ndarray, labels: np.ndarray, bins: int 
 
 
 @torch.no_grad()
-def measure_latency_ms(model: nn.Module, images: np.ndarray, device: torch.device, repeats: int = 20) -> float:
+def measure_latency_ms(model: nn.Module, images: np.ndarray, device: torch.device, repeats: int = 20,
+                       precision: str = "auto") -> float:
     """Mean wall time of one single-image forward pass, after warm-up, with device synchronisation."""
     def synchronise():
         if device.type == "cuda":
             torch.cuda.synchronize(device)
 
-    batches = [prepare_input(images[i % len(images)][None], device) for i in range(repeats)]
-    with evaluating(model), autocast_for(device):
+    precision = resolve_precision(precision, device)
+    batches = [prepare_batch(model_input(images[i % len(images)][None], device), precision) for i in range(repeats)]
+    with evaluating(model), autocast(precision, device):
         for batch in batches[:3]:
             model(batch)
         synchronise()
@@ -101,11 +94,12 @@ def measure_latency_ms(model: nn.Module, images: np.ndarray, device: torch.devic
 
 
 def evaluate_test(model: nn.Module, images: np.ndarray | torch.Tensor, labels: np.ndarray, *, device: torch.device,
-                  num_classes: int = 10, batch_size: int = 1024) -> dict:
+                  num_classes: int = 10, batch_size: int = 1024, precision: str = "auto") -> dict:
     """The ``test`` block of a run record."""
     labels = np.asarray(labels)
     started = time.perf_counter()
-    plain_logits, tta_logits = plain_and_tta_logits(model, images, device=device, batch_size=batch_size)
+    plain_logits, tta_logits = plain_and_tta_logits(model, images, device=device, batch_size=batch_size,
+                                                    precision=precision)
     throughput = 2 * len(labels) / max(time.perf_counter() - started, 1e-9)  # every image went through twice
     plain = torch.softmax(plain_logits, 1).numpy()
     predictions = plain.argmax(1)
@@ -119,7 +113,7 @@ def evaluate_test(model: nn.Module, images: np.ndarray | torch.Tensor, labels: n
         "confusion_matrix": matrix.tolist(),
         "ece": expected_calibration_error(plain, labels),
         "reliability": reliability_bins(plain, labels),
-        "latency_ms": measure_latency_ms(model, np.asarray(images[:32]), device),
+        "latency_ms": measure_latency_ms(model, np.asarray(images[:32]), device, precision=precision),
         "throughput_images_per_s": throughput,
         "predictions": predictions.tolist(),
         "confidence": [round(float(c), 4) for c in plain.max(1)],

@@ -19,6 +19,7 @@ from cifar_models import MODELS  # noqa: E402
 from cifar_models import distributed  # noqa: E402
 from cifar_models.checkpoint import DEFAULT_CHECKPOINT_DIR  # noqa: E402
 from cifar_models.data import DataError, load_cifar10  # noqa: E402
+from cifar_models.precision import PRECISIONS  # noqa: E402
 from cifar_models.engine import ResumeMismatch, TrainingDiverged, train_model  # noqa: E402
 from cifar_models.recipe import DEFAULT_RECIPE, load_recipe_file, recipe_for  # noqa: E402
 
@@ -33,6 +34,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--subset", type=int, help="smoke run: N training images (stratified), the first N test images")
     parser.add_argument("--out", default=str(DEFAULT_CHECKPOINT_DIR), help="checkpoint folder (default: checkpoints/)")
     parser.add_argument("--recipe", help="a JSON recipe (any subset of the fields; e.g. from the dashboard)")
+    parser.add_argument("--precision", choices=PRECISIONS, default="auto",
+                        help="auto (bf16 on CUDA and on CPUs with native bf16, else fp32), bf16 or fp32")
     parser.add_argument("--compile", action="store_true", help="torch.compile the models (CUDA only)")
     parser.add_argument("--fresh", action="store_true", help="discard an interrupted run instead of resuming it")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
@@ -44,13 +47,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 
 def closing_table(records: list[dict]) -> str:
-    header = f"{'model':<10} {'test acc':>8} {'with TTA':>8} {'params':>11} {'MACs':>8} {'train s':>8} {'img/s':>9} {'device'}"
+    header = f"{'model':<10} {'test acc':>8} {'with TTA':>8} {'params':>11} {'MACs':>8} {'train s':>8} {'img/s':>9} {'precision':<9} {'device'}"
     rows = [header, "-" * len(header)]
     for r in records:
         images_per_s = sum(h["images_per_s"] for h in r["history"]) / len(r["history"])
         rows.append(f"{r['model']:<10} {r['test']['accuracy']:>8.2%} {r['test']['accuracy_tta']:>8.2%} "
                     f"{r['params']:>11,} {r['macs'] / 1e6:>7.1f}M {r['train_seconds']:>8.1f} {images_per_s:>9,.0f} "
-                    f"{r['device']}")
+                    f"{r['precision']:<9} {r['device']}")
     return "\n".join(rows)
 
 
@@ -72,7 +75,8 @@ def main(argv: list[str] | None = None) -> int:
         for name in args.models.split(","):
             recipe, overrides = recipe_for(name, base)
             record = train_model(name, data, recipe, args.out, device=device, ranks=ranks, subset=args.subset,
-                                 recipe_overrides=overrides, fresh=args.fresh, progress=not args.quiet)
+                                 recipe_overrides=overrides, fresh=args.fresh, progress=not args.quiet,
+                                 precision=args.precision)
             if record is not None:
                 records.append(record)
     except (DataError, ResumeMismatch, TrainingDiverged, ValueError) as error:
