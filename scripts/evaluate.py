@@ -17,6 +17,7 @@ import torch  # noqa: E402
 from cifar_models.checkpoint import DEFAULT_CHECKPOINT_DIR, CheckpointError, find_checkpoints, load_checkpoint  # noqa: E402
 from cifar_models.data import DataError, load_cifar10  # noqa: E402
 from cifar_models.evaluation import plain_and_tta_logits  # noqa: E402
+from cifar_models.precision import PRECISIONS  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -25,6 +26,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data", help="CIFAR-10 location (default: $CIFAR10_DATA, else ./data)")
     parser.add_argument("--limit", type=int, help="only the first N test images")
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    parser.add_argument("--precision", choices=[*PRECISIONS, "recorded"], default="recorded",
+                        help="recorded (the precision each model's test metrics were measured in; the default), "
+                             "auto, bf16 or fp32")
     args = parser.parse_args(argv)
     found = find_checkpoints(args.checkpoints)
     if not found:
@@ -46,10 +50,13 @@ def main(argv: list[str] | None = None) -> int:
             print(json.dumps({"model": name, "error": str(error)}))
             failures += 1
             continue
-        plain, flipped = plain_and_tta_logits(loaded.model, images, device=args.device, batch_size=512)
+        precision = loaded.record["precision"] if args.precision == "recorded" else args.precision
+        plain, flipped = plain_and_tta_logits(loaded.model, images, device=args.device, batch_size=512,
+                                              precision=precision)
         print(json.dumps({
             "model": name,
             "n": count,
+            "precision": precision,
             "accuracy": float((plain.argmax(1).numpy() == labels).mean()),
             "accuracy_tta": float((flipped.argmax(1).numpy() == labels).mean()),
             "recorded_accuracy": loaded.record.get("test", {}).get("accuracy"),
