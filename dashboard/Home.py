@@ -5,7 +5,7 @@ page the user chose. Home itself is the function below.
 """
 import streamlit as st
 
-import loading  # first: it puts the library on the import path
+from dashboard import loading
 from cifar_models import reports
 
 ARCHITECTURES = {

@@ -1,39 +1,30 @@
-"""The dashboard's one helper module: where data and checkpoints come from, the cached loaders, the choices kept
-across pages and the sidebar note on what is loaded. Pages import it as ``loading`` (Streamlit puts this folder,
-the one of the script it runs, on the import path).
+"""The dashboard's one helper module: the cached loaders, the choices kept across pages and the sidebar note on
+what is loaded. Pages import it as ``from dashboard import loading``.
 """
 from __future__ import annotations
 
-import argparse
-import os
-import sys
 import threading
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Container, Iterator
 
-DASHBOARD_DIR = Path(__file__).resolve().parent
-# `streamlit run dashboard/Home.py` puts only dashboard/ on the import path; the library lives one level up. Here
-# rather than in Home.py because Streamlit may run a page without Home.py (see `_rerun_through_home`).
-if str(DASHBOARD_DIR.parent) not in sys.path:
-    sys.path.insert(0, str(DASHBOARD_DIR.parent))
+import numpy as np
+import pandas as pd
+import streamlit as st
+from torch import nn
 
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-import streamlit as st  # noqa: E402
-from torch import nn  # noqa: E402
-
-from cifar_models import reports  # noqa: E402
-from cifar_models.checkpoint import (DEFAULT_CHECKPOINT_DIR, RECORD_FILE, WEIGHTS_FILE, CheckpointError,  # noqa: E402
+from cifar_models import reports
+from cifar_models.checkpoint import (RECORD_FILE, WEIGHTS_FILE, CheckpointError,
                                      LoadedCheckpoint, find_checkpoints, load_checkpoint, read_record)
-from cifar_models.data import (CIFAR10, GET_DATA_COMMAND, DataError, candidate_locations,  # noqa: E402
-                               download_cifar10, find_source, load_cifar10, missing_data_message)
-from cifar_models.explain import excitation_gates, flush_denormals  # noqa: E402
-from cifar_models.uploads import UPLOAD_EXTENSIONS, PreparedImage, UploadError, prepare_upload  # noqa: E402
+from cifar_models.data import (CIFAR10, GET_DATA_COMMAND, DataError, download_cifar10, find_source, load_cifar10,
+                               missing_data_message)
+from cifar_models.explain import excitation_gates, flush_denormals
+from cifar_models.uploads import UPLOAD_EXTENSIONS, PreparedImage, UploadError, prepare_upload
+from dashboard.settings import CHECKPOINTS_ENV, checkpoint_root, data_argument, data_location, train_command  # noqa: F401
 
+DASHBOARD_DIR = Path(__file__).resolve().parent
 flush_denormals()  # single-image explanations on a CPU: see the function
-CHECKPOINTS_ENV = "CIFAR10_CHECKPOINTS"
 HOME_HEADING = "CIFAR-10 CNN Lab"
 
 
@@ -107,21 +98,6 @@ def _rerun_through_home() -> None:
 # Data
 
 
-def data_argument() -> str | None:
-    """``--data PATH`` as given after ``--`` (``streamlit run dashboard/Home.py -- --data PATH``), else None.
-
-    None lets :mod:`cifar_models.data` fall back to ``$CIFAR10_DATA``, then ``./data``: the scripts' setting.
-    """
-    parser = argparse.ArgumentParser(add_help=False, allow_abbrev=False)
-    parser.add_argument("--data")
-    known, _ = parser.parse_known_args(sys.argv[1:])
-    return known.data
-
-
-def data_location() -> Path:
-    return candidate_locations(data_argument())[0][1]
-
-
 # cache_resource, not cache_data: the decoded set is 180 MB that every page only reads (pages must not write into
 # it: all sessions share it); cache_data would hand each rerun a fresh unpickled copy.
 @st.cache_resource(show_spinner="Loading CIFAR-10 (the first time decodes it into the cache; later loads are quick)…")
@@ -185,18 +161,6 @@ def augmentation_preview(images: np.ndarray, labels: np.ndarray, params: dict, d
 
 # ----------------------------------------------------------------------------------------------------------------
 # Checkpoints and run records
-
-
-def checkpoint_root() -> Path:
-    """``$CIFAR10_CHECKPOINTS``, else ``checkpoints/`` (where ``scripts/train_all.py`` writes by default)."""
-    return Path(os.environ.get(CHECKPOINTS_ENV) or DEFAULT_CHECKPOINT_DIR)
-
-
-def train_command() -> str:
-    """The command that creates the checkpoints this dashboard looks for, with this session's data and folder."""
-    command = f"python scripts/train_all.py --data {data_location()}"
-    root = checkpoint_root()
-    return command if root == DEFAULT_CHECKPOINT_DIR else f"{command} --out {root}"
 
 
 @dataclass(frozen=True)

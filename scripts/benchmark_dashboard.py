@@ -9,90 +9,27 @@ Three figures per page, each the median of --repeats visits after one warm-up vi
   run has finished (what a reader moving between pages waits for);
 * new tab: the same page opened in a new tab, which also loads Streamlit's frontend and opens a session.
 
-Also home of the helpers that serve the dashboard and drive Chromium, which tests/test_browser.py uses too.
+The server and Chromium helpers are dashboard/browser.py's, shared with tests/test_browser.py.
 """
 from __future__ import annotations
 
 import argparse
 import os
-import socket
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
-import urllib.request
-from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
 
-REPO = Path(__file__).resolve().parents[1]
+from dashboard import loading
+from dashboard.browser import REPO, RUN_FINISHED, launch_chromium, open_page, serve_dashboard
+
 DASHBOARD = REPO / "dashboard"
-sys.path[:0] = [str(REPO), str(DASHBOARD)]
-
-import loading  # noqa: E402  (the dashboard's helper module: its page list and settings)
-
 TARGET_SECONDS = 1.5
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
-# Streamlit's own end-to-end tests wait on these attributes: connected, and the script run finished.
-RUN_FINISHED = '[data-testid="stApp"][data-test-connection-state="CONNECTED"][data-test-script-state="notRunning"]'
-VIEWPORT = {"width": 1400, "height": 3600}  # tall: Streamlit scrolls inside the page, so this shows it all
 
 
 def page_paths() -> dict[str, str]:
     """URL path -> the page's file relative to dashboard/ ('' is Home)."""
     return {"": "Home.py", **{loading.url_path(page): page.file for page in loading.available_pages()}}
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-@contextmanager
-def serve_dashboard(checkpoints: Path, log_path: Path, start_timeout: float = 60) -> Iterator[str]:
-    """`streamlit run dashboard/Home.py` on a free local port with these checkpoints; yields its URL."""
-    port = free_port()
-    environment = {**os.environ, loading.CHECKPOINTS_ENV: str(checkpoints)}
-    command = [sys.executable, "-m", "streamlit", "run", "dashboard/Home.py", "--server.port", str(port),
-               "--server.address", "127.0.0.1", "--server.headless", "true", "--server.fileWatcherType", "none",
-               "--browser.gatherUsageStats", "false"]
-    with open(log_path, "w") as log:
-        server = subprocess.Popen(command, cwd=REPO, env=environment, stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + start_timeout
-    try:
-        while True:
-            try:
-                urllib.request.urlopen(f"{url}/_stcore/health", timeout=2).read()
-                break
-            except OSError:
-                if server.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"streamlit did not start:\n{log_path.read_text()[-3000:]}") from None
-                time.sleep(0.3)
-        yield url
-    finally:
-        server.terminate()
-        try:
-            server.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
-
-
-def launch_chromium(playwright):
-    return playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-
-
-def open_page(browser, app_url: str, path: str):
-    """A new tab (a new Streamlit session) on ``path``, returned once the page's script run has finished."""
-    page = browser.new_page(viewport=VIEWPORT, accept_downloads=True)
-    page.goto(f"{app_url}/{path}")
-    page.wait_for_selector(RUN_FINISHED, timeout=120_000)
-    return page
 
 
 def script_seconds(page_file: str, repeats: int) -> list[float]:

@@ -19,19 +19,16 @@ import argparse
 import statistics
 import sys
 import time
-from pathlib import Path
 from typing import Callable
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+import torch
 
-import torch  # noqa: E402
-
-from cifar_models import MODELS, build_model, reports  # noqa: E402
-from cifar_models.attribution import AttributionOptions, explain_image, explainable_copy  # noqa: E402
-from cifar_models.explain import flush_denormals  # noqa: E402
-from cifar_models.checkpoint import DEFAULT_CHECKPOINT_DIR, find_checkpoints, load_checkpoint  # noqa: E402
-from cifar_models.data import DataError, load_cifar10  # noqa: E402
-from cifar_models.explain import deepest_block, feature_maps, map_tiles, top_channels  # noqa: E402
+from cifar_models import MODELS, build_model, reports
+from cifar_models.attribution import AttributionOptions, explain_image, explainable_copy
+from cifar_models.explain import flush_denormals
+from cifar_models.checkpoint import DEFAULT_CHECKPOINT_DIR, find_checkpoints, load_checkpoint
+from cifar_models.data import DataError, load_cifar10
+from cifar_models.explain import deepest_block, feature_maps, map_tiles, top_channels
 
 FEATURE_MAPS_TARGET_S = 0.3
 PANEL_TARGET_S = 3.0

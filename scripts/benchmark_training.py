@@ -11,25 +11,22 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+import torch
+import torch.nn.functional as F
+from PIL import Image
+from torch.utils.data import DataLoader, Dataset
+from torchvision import transforms
 
-import torch  # noqa: E402
-import torch.nn.functional as F  # noqa: E402
-from PIL import Image  # noqa: E402
-from torch.utils.data import DataLoader, Dataset  # noqa: E402
-from torchvision import transforms  # noqa: E402
-
-from cifar_models import MODELS, build_model  # noqa: E402
-from cifar_models import distributed  # noqa: E402
-from cifar_models.augment import MEAN, STD  # noqa: E402
-from cifar_models.data import load_cifar10  # noqa: E402
-from cifar_models.engine import train_model  # noqa: E402
-from cifar_models.recipe import DEFAULT_RECIPE  # noqa: E402
+from cifar_models import MODELS, build_model
+from cifar_models import distributed
+from cifar_models.augment import MEAN, STD
+from cifar_models.data import load_cifar10
+from cifar_models.engine import train_model
+from cifar_models.recipe import DEFAULT_RECIPE
 
 # Dense bf16 tensor-core peaks from NVIDIA's data sheets (SXM parts), to put achieved FLOP/s in proportion.
 BF16_PEAK_FLOPS = {"H100": 989e12, "H200": 989e12, "A100": 312e12}

@@ -10,14 +10,12 @@ import json
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+import torch
 
-import torch  # noqa: E402
-
-from cifar_models.checkpoint import DEFAULT_CHECKPOINT_DIR, CheckpointError, find_checkpoints, load_checkpoint  # noqa: E402
-from cifar_models.data import DataError, load_cifar10  # noqa: E402
-from cifar_models.evaluation import plain_and_tta_logits  # noqa: E402
-from cifar_models.precision import PRECISIONS  # noqa: E402
+from cifar_models.checkpoint import DEFAULT_CHECKPOINT_DIR, CheckpointError, find_checkpoints, load_checkpoint
+from cifar_models.data import DataError, load_cifar10
+from cifar_models.evaluation import plain_and_tta_logits
+from cifar_models.precision import PRECISIONS
 
 
 def main(argv: list[str] | None = None) -> int:

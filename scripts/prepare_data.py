@@ -7,11 +7,8 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from cifar_models.data import DataError, load_cifar10  # noqa: E402
+from cifar_models.data import DataError, load_cifar10
 
 
 def main(argv: list[str] | None = None) -> int:

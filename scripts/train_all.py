@@ -13,15 +13,13 @@ import json
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from cifar_models import MODELS  # noqa: E402
-from cifar_models import distributed  # noqa: E402
-from cifar_models.checkpoint import DEFAULT_CHECKPOINT_DIR  # noqa: E402
-from cifar_models.data import DataError, load_cifar10  # noqa: E402
-from cifar_models.precision import PRECISIONS  # noqa: E402
-from cifar_models.engine import ResumeMismatch, TrainingDiverged, train_model  # noqa: E402
-from cifar_models.recipe import DEFAULT_RECIPE, load_recipe_file, recipe_for  # noqa: E402
+from cifar_models import MODELS
+from cifar_models import distributed
+from cifar_models.checkpoint import DEFAULT_CHECKPOINT_DIR
+from cifar_models.data import DataError, load_cifar10
+from cifar_models.precision import PRECISIONS
+from cifar_models.engine import ResumeMismatch, TrainingDiverged, train_model
+from cifar_models.recipe import DEFAULT_RECIPE, load_recipe_file, recipe_for
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:

@@ -1,5 +1,4 @@
 """What the AppTest modules share: the dashboard's page list and ways to read a rendered page."""
-import sys
 from pathlib import Path
 
 import pyarrow as pa
@@ -7,10 +6,9 @@ from streamlit.testing.v1 import AppTest
 
 from cifar_models import reports
 from cifar_models.checkpoint import find_checkpoints, read_record
+from dashboard import loading
 
 DASHBOARD = Path(__file__).resolve().parents[1] / "dashboard"
-sys.path.insert(0, str(DASHBOARD))
-import loading  # noqa: E402  (the dashboard's helper module, as its pages import it)
 
 HOME = "Home.py"
 # Every page that exists, with the title it must show; pages added later are covered as they land.

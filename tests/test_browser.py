@@ -1,6 +1,7 @@
 """The dashboard in a real browser: `streamlit run dashboard/Home.py` on a free local port, every page opened in
-headless Chromium (Debian's `chromium`, driven by Playwright), screenshots kept in a temporary folder."""
-import sys
+headless Chromium (the system's, e.g. Debian's `chromium`, else Playwright's own; driven by Playwright), screenshots
+kept in a temporary folder. Without a Chromium these tests are skipped with a message saying how to install one
+(scripts/setup_test_env.sh, which the README's test command runs)."""
 from pathlib import Path
 
 import pytest
@@ -8,16 +9,22 @@ from PIL import Image
 from playwright.sync_api import expect, sync_playwright
 
 from cifar_models.recipe import load_recipe_file
-
-REPO = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(REPO / "scripts"), str(REPO / "dashboard")]
+from dashboard import loading
 # the helpers that serve the dashboard and drive Chromium, shared with the benchmark
-from benchmark_dashboard import RUN_FINISHED, launch_chromium, open_page, serve_dashboard  # noqa: E402
-import loading  # noqa: E402  (the dashboard's helper module: its page list drives this test)
+from dashboard.browser import NO_CHROMIUM, RUN_FINISHED, chromium_executable, launch_chromium, open_page, \
+    serve_dashboard
 
 # URL path -> the title the page shows; every page file that exists is covered.
 PAGES = {"": loading.HOME_HEADING, **{loading.url_path(page): page.title for page in loading.available_pages()}}
 EXCEPTION = '[data-testid="stException"]'
+
+
+@pytest.fixture(scope="module")
+def playwright():
+    with sync_playwright() as driver:
+        if chromium_executable(driver) is None:
+            pytest.skip(NO_CHROMIUM)
+        yield driver
 
 
 @pytest.fixture(scope="module")
@@ -28,11 +35,10 @@ def app_url(trained_checkpoints, tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def browser():
-    with sync_playwright() as playwright:
-        chromium = launch_chromium(playwright)
-        yield chromium
-        chromium.close()
+def browser(playwright):
+    chromium = launch_chromium(playwright)
+    yield chromium
+    chromium.close()
 
 
 @pytest.fixture(scope="module")

@@ -8,12 +8,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
-# the shared AppTest helpers (importing them also puts dashboard/ on the import path); open_app is in conftest.py
+# the shared AppTest helpers; open_app is in conftest.py
 from apptest_helpers import assert_rendered, chart_frames, page_text
-
-import loading  # noqa: E402  (the dashboard's helper module, as its pages import it)
-from cifar_models.checkpoint import read_record  # noqa: E402
-from cifar_models.explain import misclassified  # noqa: E402
+from cifar_models.checkpoint import read_record
+from cifar_models.explain import misclassified
+from dashboard import loading
 
 FEATURE_MAPS, ATTRIBUTION, PREDICT = "pages/feature_maps.py", "pages/attribution.py", "pages/predict.py"
 MODEL_WIDGET = loading.widget_key(loading.MODEL_CHOICE)

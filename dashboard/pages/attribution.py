@@ -4,7 +4,7 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
-import loading
+from dashboard import loading
 from cifar_models import attribution, explain, reports
 from cifar_models.checkpoint import CheckpointError
 

@@ -3,7 +3,7 @@ import json
 
 import streamlit as st
 
-import loading
+from dashboard import loading
 from cifar_models import reports
 from cifar_models.augment import PARAMETERS
 

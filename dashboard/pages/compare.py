@@ -2,7 +2,7 @@
 import altair as alt
 import streamlit as st
 
-import loading
+from dashboard import loading
 from cifar_models import reports
 
 st.title("Compare")

@@ -3,7 +3,7 @@ images each model gets wrong, filtered by true and predicted class."""
 import altair as alt
 import streamlit as st
 
-import loading
+from dashboard import loading
 from cifar_models import explain, reports
 from cifar_models.checkpoint import CheckpointError
 from cifar_models.evaluation import predict_proba
