@@ -46,7 +46,7 @@ def show_home() -> None:
     verdict = reports.senet_verdict(runs.records)
     st.subheader("Is SENet the best by far?")
     st.markdown(verdict.text)
-    st.page_link("pages/compare.py", label="The evidence, on the Compare page", icon=":material/leaderboard:")
+    st.page_link("app_pages/compare.py", label="The evidence, on the Compare page", icon=":material/leaderboard:")
 
 
 st.set_page_config(page_title="CIFAR-10 CNN Lab", page_icon=":material/science:", layout="wide")
@@ -54,6 +54,5 @@ navigation = st.navigation(
     [st.Page(show_home, title="Home", icon=":material/home:", default=True)]
     + [st.Page(page.file, title=page.title, icon=page.icon) for page in loading.available_pages()]
 )
-with loading.frame():
-    loading.sidebar_sources()
-    navigation.run()
+loading.sidebar_sources()
+navigation.run()

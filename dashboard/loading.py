@@ -3,11 +3,9 @@ what is loaded. Pages import it as ``from dashboard import loading``.
 """
 from __future__ import annotations
 
-import threading
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Container, Iterator
+from typing import Any, Container
 
 import numpy as np
 import pandas as pd
@@ -40,12 +38,12 @@ class PageSpec:
 # Home is Home.py's own function; these are the page files, in the order the navigation lists them. A file that is
 # not there (yet) is left out of the navigation, so the app runs while pages are still being written.
 PAGES = (
-    PageSpec("pages/dataset.py", "Dataset", ":material/grid_view:"),
-    PageSpec("pages/augmentation.py", "Augmentation", ":material/auto_fix_high:"),
-    PageSpec("pages/compare.py", "Compare", ":material/leaderboard:"),
-    PageSpec("pages/feature_maps.py", "Feature maps", ":material/layers:"),
-    PageSpec("pages/attribution.py", "Attribution", ":material/visibility:"),
-    PageSpec("pages/predict.py", "Predict", ":material/upload:"),
+    PageSpec("app_pages/dataset.py", "Dataset", ":material/grid_view:"),
+    PageSpec("app_pages/augmentation.py", "Augmentation", ":material/auto_fix_high:"),
+    PageSpec("app_pages/compare.py", "Compare", ":material/leaderboard:"),
+    PageSpec("app_pages/feature_maps.py", "Feature maps", ":material/layers:"),
+    PageSpec("app_pages/attribution.py", "Attribution", ":material/visibility:"),
+    PageSpec("app_pages/predict.py", "Predict", ":material/upload:"),
 )
 
 
@@ -56,42 +54,6 @@ def available_pages() -> list[PageSpec]:
 def url_path(page: PageSpec) -> str:
     """The URL path Streamlit gives the page: its file name without .py."""
     return Path(page.file).stem
-
-
-# ----------------------------------------------------------------------------------------------------------------
-# Running pages through Home.py
-
-_frame = threading.local()  # per script run: each session's script runs in its own thread
-RERUN_REQUESTED = "rerun_through_home_requested"
-
-
-@contextmanager
-def frame() -> Iterator[None]:
-    """Home.py runs the chosen page inside this, so the loaders know the run went through Home.py."""
-    _frame.active = True
-    try:
-        yield
-    finally:
-        _frame.active = False
-
-
-def _rerun_through_home() -> None:
-    """Rerun, through Home.py, a page that Streamlit ran on its own.
-
-    Because the page files sit in a folder named pages/ next to Home.py, a fresh server asked for a page's URL first
-    runs that page alone (Streamlit's older multipage mode, which stays on until some run calls ``st.navigation``;
-    AppTest even starts every run in it), without Home.py's navigation and sidebar note. Never twice in a row, so a
-    page started on its own (``streamlit run dashboard/pages/x.py``) cannot loop.
-    """
-    if getattr(_frame, "active", False):
-        st.session_state.pop(RERUN_REQUESTED, None)
-        return
-    if st.session_state.pop(RERUN_REQUESTED, False):
-        return  # the rerun did not reach Home.py: the page was started on its own
-    st.session_state[RERUN_REQUESTED] = True
-    # Calling st.navigation is what makes Streamlit run Home.py from now on; the list only has to hold this page.
-    st.navigation([st.Page(DASHBOARD_DIR / page.file) for page in available_pages()], position="hidden")
-    st.rerun()
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -107,7 +69,6 @@ def _cached_data(location: str) -> CIFAR10:
 
 def load_data() -> CIFAR10 | None:
     """The data set of the scripts' setting, or None where there is none (nothing is shown)."""
-    _rerun_through_home()
     location = data_location()
     if find_source(location) is None:
         return None
@@ -190,7 +151,6 @@ def _read_records(root: str, stamps: tuple) -> RunRecords:  # the stamps are in 
 
 def load_records() -> RunRecords:
     """Every ``<root>/<model>/run.json``; read again when one of them changes (a new training run shows up)."""
-    _rerun_through_home()
     root = checkpoint_root()
     folders = find_checkpoints(root)
     stamps = tuple((name, _modified(folder / RECORD_FILE)) for name, folder in folders.items())
@@ -272,8 +232,8 @@ def _raise_flag(name: str) -> None:
 def on_click_sets(name: str) -> dict[str, Any]:
     """Keyword arguments for a button that sets ``st.session_state[name] = True`` when clicked.
 
-    A button's own value is True for one script run only, and that run may be the one rerun through Home.py; a
-    callback runs before any of them. Use it as ``st.button("Go", **on_click_sets(FLAG))``, then
+    A button's own value is True for the one script run its click starts, and a page may stop before it reads it;
+    a callback runs before that run, so the request is kept until the page takes it. Use it as ``st.button("Go", **on_click_sets(FLAG))``, then
     ``if st.session_state.pop(FLAG, False): ...`` for one-off work.
     """
     return {"on_click": _raise_flag, "args": (name,)}

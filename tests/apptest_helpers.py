@@ -13,8 +13,8 @@ DASHBOARD = Path(__file__).resolve().parents[1] / "dashboard"
 HOME = "Home.py"
 # Every page that exists, with the title it must show; pages added later are covered as they land.
 PAGES = {HOME: loading.HOME_HEADING, **{page.file: page.title for page in loading.available_pages()}}
-NEED_NO_CHECKPOINTS = {"pages/dataset.py", "pages/augmentation.py"}
-NEED_DATA = {"pages/dataset.py", "pages/augmentation.py"}
+NEED_NO_CHECKPOINTS = {"app_pages/dataset.py", "app_pages/augmentation.py"}
+NEED_DATA = {"app_pages/dataset.py", "app_pages/augmentation.py"}
 
 
 def open_app_on(monkeypatch, page: str, checkpoints: Path, data: Path | None = None) -> AppTest:

@@ -49,8 +49,8 @@ def screenshots(tmp_path_factory) -> Path:
 
 
 def test_a_deep_link_on_a_fresh_server_goes_through_home(browser, app_url, trained_checkpoints):
-    """First in this module, so on a server no session has used yet: Streamlit then runs a page of a folder named
-    pages/ on its own; the dashboard reruns it through Home.py, so navigation and sidebar note are there."""
+    """First in this module, so on a server no session has used yet: a page's URL in a fresh tab runs Home.py, whose
+    st.navigation picks the page, so navigation and sidebar note are there."""
     page = open_page(browser, app_url, "compare")
     try:
         expect(page.locator("h1").first).to_contain_text("Compare")

@@ -33,7 +33,7 @@ def test_every_page_says_how_to_train_when_there_are_no_checkpoints(open_app, tm
     assert f"**Checkpoints** none in `{tmp_path}`" in sidebar_note(app)
 
 
-@pytest.mark.parametrize("page", [HOME, "pages/dataset.py", "pages/augmentation.py", "pages/compare.py"])
+@pytest.mark.parametrize("page", [HOME, "app_pages/dataset.py", "app_pages/augmentation.py", "app_pages/compare.py"])
 def test_without_data_the_data_pages_offer_the_download_and_the_others_keep_working(open_app, trained_checkpoints,
                                                                                     tmp_path, page):
     nowhere = tmp_path / "no-data-here"
@@ -61,7 +61,7 @@ def test_home_cards_show_the_records(open_app, trained_checkpoints):
 
 
 def test_compare_shows_the_numbers_of_the_records(open_app, trained_checkpoints):
-    app = open_app("pages/compare.py", trained_checkpoints)
+    app = open_app("app_pages/compare.py", trained_checkpoints)
     records = records_of(trained_checkpoints)
     costs = app.dataframe[0].value
     assert list(costs.index) == list(records)
@@ -97,7 +97,7 @@ def test_a_new_run_record_shows_up_without_a_restart(open_app, trained_checkpoin
     for folder in find_checkpoints(trained_checkpoints).values():
         (tmp_path / folder.name).mkdir()
         shutil.copy(folder / RECORD_FILE, tmp_path / folder.name / RECORD_FILE)
-    app = open_app("pages/compare.py", tmp_path)
+    app = open_app("app_pages/compare.py", tmp_path)
     record = read_record(tmp_path / "senet")
     assert app.dataframe[0].value.loc["senet", "test accuracy"] == pytest.approx(record["test"]["accuracy"])
     record["test"]["accuracy"] = 0.987  # as if SENet had been retrained
@@ -108,7 +108,7 @@ def test_a_new_run_record_shows_up_without_a_restart(open_app, trained_checkpoin
 
 
 def test_compare_smoothing_and_model_selector(open_app, trained_checkpoints):
-    app = open_app("pages/compare.py", trained_checkpoints)
+    app = open_app("app_pages/compare.py", trained_checkpoints)
     before = chart_frames(app)[0]
     app.slider(key=loading.widget_key("compare_smoothing")).set_value(0.0).run()
     after = chart_frames(app)[0]
@@ -129,8 +129,8 @@ def augmented(app: AppTest) -> tuple[list[str], list[str]]:
 
 
 def test_augmentation_sliders_change_the_augmented_images(open_app, trained_checkpoints):
-    app = open_app("pages/augmentation.py", trained_checkpoints)
-    assert_rendered(app, "pages/augmentation.py")
+    app = open_app("app_pages/augmentation.py", trained_checkpoints)
+    assert_rendered(app, "app_pages/augmentation.py")
     originals = [image.value for image in app.image if image.captions[0].endswith("(original)")]
     urls, captions = augmented(app)
     assert len(originals) == 4 and len(urls) == 4 * 3
@@ -154,7 +154,7 @@ def test_augmentation_sliders_change_the_augmented_images(open_app, trained_chec
 
 
 def test_dataset_choices_are_kept_across_pages(open_app, trained_checkpoints):
-    app = open_app("pages/dataset.py", trained_checkpoints)
+    app = open_app("app_pages/dataset.py", trained_checkpoints)
     app.selectbox(key=loading.widget_key("dataset_split")).set_value("test").run()
     app.selectbox(key=loading.widget_key(loading.CLASS_CHOICE)).set_value("cat").run()
     app.number_input(key=loading.widget_key(loading.IMAGE_CHOICE)).set_value(1234).run()
@@ -164,8 +164,8 @@ def test_dataset_choices_are_kept_across_pages(open_app, trained_checkpoints):
     next(button for button in app.button if button.label == "Reshuffle").click().run()
     assert app.image[0].captions != grid and all(caption.endswith("· cat") for caption in app.image[0].captions)
 
-    app.switch_page("pages/compare.py").run()
-    app.switch_page("pages/dataset.py").run()
+    app.switch_page("app_pages/compare.py").run()
+    app.switch_page("app_pages/dataset.py").run()
     assert not app.exception
     assert app.selectbox(key=loading.widget_key(loading.CLASS_CHOICE)).value == "cat"
     assert app.selectbox(key=loading.widget_key("dataset_split")).value == "test"

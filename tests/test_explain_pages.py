@@ -14,7 +14,7 @@ from cifar_models.checkpoint import read_record
 from cifar_models.explain import misclassified
 from dashboard import loading
 
-FEATURE_MAPS, ATTRIBUTION, PREDICT = "pages/feature_maps.py", "pages/attribution.py", "pages/predict.py"
+FEATURE_MAPS, ATTRIBUTION, PREDICT = "app_pages/feature_maps.py", "app_pages/attribution.py", "app_pages/predict.py"
 MODEL_WIDGET = loading.widget_key(loading.MODEL_CHOICE)
 
 
