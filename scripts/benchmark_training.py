@@ -5,12 +5,14 @@
 
 The seed's pipeline: a map-style dataset of PIL images through RandomCrop, RandomHorizontalFlip, ToTensor and
 Normalize, a DataLoader with workers, fp32, batch 128, Adam. Ours: the engine (data resident on the device, batched
-augmentation, bf16 autocast and channels_last on CUDA) with the default recipe. Prints a table and writes JSON.
+augmentation) with the default recipe, in each precision asked for (``--precision both``, the default: fp32 and bf16
+autocast + channels_last, and their ratio per model). Prints a table and writes JSON.
 """
 from __future__ import annotations
 
 import argparse
 import json
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -26,6 +28,7 @@ from cifar_models import distributed
 from cifar_models.augment import MEAN, STD
 from cifar_models.data import load_cifar10
 from cifar_models.engine import train_model
+from cifar_models.precision import PRECISIONS, resolve_precision
 from cifar_models.recipe import DEFAULT_RECIPE
 
 # Dense bf16 tensor-core peaks from NVIDIA's data sheets (SXM parts), to put achieved FLOP/s in proportion.
@@ -75,11 +78,11 @@ def seed_pipeline_images_per_s(split, device: torch.device, epochs: int, workers
     return seen / seconds
 
 
-def engine_epochs(name: str, data, device: torch.device, epochs: int, subset: int | None) -> dict:
+def engine_epochs(name: str, data, device: torch.device, epochs: int, subset: int | None, precision: str) -> dict:
     """Train with the engine and return its per-epoch figures, the first (warm-up) epoch left out."""
     with tempfile.TemporaryDirectory() as out:
         record = train_model(name, data, DEFAULT_RECIPE.updated(epochs=epochs + 1), out, device=device,
-                             subset=subset, progress=False)
+                             subset=subset, progress=False, precision=precision)
     timed = record["history"][1:]
     return {"epoch_seconds": sum(h["epoch_seconds"] for h in timed) / len(timed),
             "images_per_s": sum(h["images_per_s"] for h in timed) / len(timed),
@@ -89,39 +92,61 @@ def engine_epochs(name: str, data, device: torch.device, epochs: int, subset: in
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", help="CIFAR-10 location (default: $CIFAR10_DATA, else ./data)")
-    parser.add_argument("--device", help="default: cuda when available")
+    parser.add_argument("--device", help="cpu, cuda or cuda:N (default: cuda when available)")
     parser.add_argument("--models", default=",".join(MODELS))
     parser.add_argument("--epochs", type=int, default=2, help="timed epochs per measurement (after one warm-up)")
     parser.add_argument("--images", type=int, help="train on the first N images only (smoke runs)")
     parser.add_argument("--workers", type=int, default=8, help="DataLoader workers of the seed's pipeline")
+    parser.add_argument("--precision", choices=[*PRECISIONS, "both"], default="both",
+                        help="the engine's precision; both (the default): fp32 and bf16, and their ratio")
     parser.add_argument("--json", default="benchmark_training.json", help="where to write the results")
     args = parser.parse_args(argv)
 
-    _, device = distributed.setup(args.device)
+    try:
+        _, device = distributed.setup(args.device)
+    except distributed.DeviceError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
     data = load_cifar10(args.data, progress=False)
     split = data.train if args.images is None else data.train.subset(torch.arange(args.images).numpy())
     device_name = torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu"
     peak = next((flops for key, flops in BF16_PEAK_FLOPS.items() if key in device_name), None)
 
+    precisions = ["fp32", "bf16"] if args.precision == "both" else [resolve_precision(args.precision, device)]
+    default_precision = resolve_precision("auto", device)  # what train_all.py uses here
     seed = seed_pipeline_images_per_s(split, device, args.epochs, args.workers)
-    results = {"device": device_name, "seed_pipeline_images_per_s": seed, "models": {}}
+    results = {"device": device_name, "seed_pipeline_images_per_s": seed, "default_precision": default_precision,
+               "models": {}}
     for name in args.models.split(","):
-        figures = engine_epochs(name, data, device, args.epochs, args.images)
-        # forward + backward is about three forward passes; one MAC is two FLOPs
-        figures["achieved_flops"] = 3 * 2 * figures["macs"] * figures["images_per_s"]
-        figures["fraction_of_bf16_peak"] = figures["achieved_flops"] / peak if peak else None
-        results["models"][name] = figures
-    if "plain_cnn" in results["models"]:
-        results["plain_cnn_speedup"] = results["models"]["plain_cnn"]["images_per_s"] / seed
+        results["models"][name] = {}
+        for precision in precisions:
+            figures = engine_epochs(name, data, device, args.epochs, args.images, precision)
+            # forward + backward is about three forward passes; one MAC is two FLOPs
+            figures["achieved_flops"] = 3 * 2 * figures["macs"] * figures["images_per_s"]
+            figures["fraction_of_bf16_peak"] = figures["achieved_flops"] / peak if peak else None
+            results["models"][name][precision] = figures
+        if len(precisions) == 2:
+            by_precision = results["models"][name]
+            results["models"][name]["bf16_over_fp32"] = (by_precision["bf16"]["images_per_s"]
+                                                         / by_precision["fp32"]["images_per_s"])
+    engine_plain = results["models"].get("plain_cnn", {}).get(default_precision)
+    if engine_plain:
+        results["plain_cnn_speedup"] = engine_plain["images_per_s"] / seed
 
     print(f"device: {device_name}")
     print(f"seed pipeline (PlainCNN, DataLoader, fp32, batch 128, Adam): {seed:,.0f} img/s")
-    print(f"{'model':<10} {'epoch s':>8} {'img/s':>10} {'TFLOP/s':>8} {'of bf16 peak':>12}")
-    for name, f in results["models"].items():
-        share = f"{f['fraction_of_bf16_peak']:.1%}" if f["fraction_of_bf16_peak"] is not None else "n/a"
-        print(f"{name:<10} {f['epoch_seconds']:>8.2f} {f['images_per_s']:>10,.0f} {f['achieved_flops'] / 1e12:>8.2f} {share:>12}")
+    print(f"{'model':<10} {'precision':<9} {'epoch s':>8} {'img/s':>10} {'TFLOP/s':>8} {'of bf16 peak':>12}")
+    for name, by_precision in results["models"].items():
+        for precision in precisions:
+            f = by_precision[precision]
+            share = f"{f['fraction_of_bf16_peak']:.1%}" if f["fraction_of_bf16_peak"] is not None else "n/a"
+            print(f"{name:<10} {precision:<9} {f['epoch_seconds']:>8.2f} {f['images_per_s']:>10,.0f} "
+                  f"{f['achieved_flops'] / 1e12:>8.2f} {share:>12}")
+        if "bf16_over_fp32" in by_precision:
+            print(f"{name:<10} bf16 / fp32 images/s: {by_precision['bf16_over_fp32']:.2f}x")
     if "plain_cnn_speedup" in results:
-        print(f"PlainCNN speed-up, ours / seed's: {results['plain_cnn_speedup']:.1f}x (target at least 15x on a GPU)")
+        print(f"PlainCNN speed-up, ours ({default_precision}) / seed's: {results['plain_cnn_speedup']:.1f}x "
+              "(target at least 15x on a GPU)")
     Path(args.json).write_text(json.dumps(results, indent=2) + "\n")
     return 0
 

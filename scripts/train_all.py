@@ -63,10 +63,10 @@ def main(argv: list[str] | None = None) -> int:
             base = base.updated(epochs=args.epochs)
         if args.compile:
             base = base.updated(compile=True)
+        ranks, device = distributed.setup(args.device)  # DeviceError (a ValueError) names the devices there are
     except ValueError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    ranks, device = distributed.setup(args.device)
     try:
         data = load_cifar10(args.data, download=args.download, progress=ranks.is_writer and not args.quiet)
         records = []
