@@ -10,10 +10,9 @@ import json
 import sys
 from pathlib import Path
 
-import torch
-
 from cifar_models.checkpoint import DEFAULT_CHECKPOINT_DIR, CheckpointError, find_checkpoints, load_checkpoint
 from cifar_models.data import DataError, load_cifar10
+from cifar_models.distributed import DeviceError, device_here
 from cifar_models.evaluation import plain_and_tta_logits
 from cifar_models.precision import PRECISIONS
 
@@ -23,11 +22,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--checkpoints", default=str(DEFAULT_CHECKPOINT_DIR), help="folder of <model>/ checkpoints")
     parser.add_argument("--data", help="CIFAR-10 location (default: $CIFAR10_DATA, else ./data)")
     parser.add_argument("--limit", type=int, help="only the first N test images")
-    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    parser.add_argument("--device", help="cpu, cuda or cuda:N (default: cuda when available)")
     parser.add_argument("--precision", choices=[*PRECISIONS, "recorded"], default="recorded",
                         help="recorded (the precision each model's test metrics were measured in; the default), "
                              "auto, bf16 or fp32")
     args = parser.parse_args(argv)
+    try:
+        device = device_here(args.device)
+    except DeviceError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
     found = find_checkpoints(args.checkpoints)
     if not found:
         print(f"error: no checkpoints under {Path(args.checkpoints).resolve()}; create them with "
@@ -43,13 +47,13 @@ def main(argv: list[str] | None = None) -> int:
     failures = 0
     for name, folder in found.items():
         try:
-            loaded = load_checkpoint(folder, args.device)
+            loaded = load_checkpoint(folder, device)
         except CheckpointError as error:
             print(json.dumps({"model": name, "error": str(error)}))
             failures += 1
             continue
         precision = loaded.record["precision"] if args.precision == "recorded" else args.precision
-        plain, flipped = plain_and_tta_logits(loaded.model, images, device=args.device, batch_size=512,
+        plain, flipped = plain_and_tta_logits(loaded.model, images, device=device, batch_size=512,
                                               precision=precision)
         print(json.dumps({
             "model": name,
