@@ -190,10 +190,15 @@ def excitation_gates(model: CifarNet, images: np.ndarray, batch_size: int = 128)
     return {name: np.concatenate(parts) for name, parts in gates.items()}
 
 
+def class_average_gates(model: CifarNet, class_images: np.ndarray) -> dict[str, np.ndarray]:
+    """Gate layer name -> (C,): each channel's gate averaged over ``class_images`` (uint8, N x 32 x 32 x 3)."""
+    return {name: values.mean(0) for name, values in excitation_gates(model, class_images).items()}
+
+
 def gate_comparison(model: CifarNet, image: np.ndarray, class_images: np.ndarray) -> pd.DataFrame:
     """Per gate layer and channel: this image's gate, the class average and the difference (long table)."""
     own = excitation_gates(model, image[None])
-    average = {name: values.mean(0) for name, values in excitation_gates(model, class_images).items()}
+    average = class_average_gates(model, class_images)
     frames = [pd.DataFrame({"layer": name, "channel": np.arange(len(average[name])), "this image": own[name][0],
                             "class average": average[name], "difference": own[name][0] - average[name]})
               for name in own]

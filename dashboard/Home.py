@@ -1,58 +1,15 @@
 """The dashboard's entry point: ``streamlit run dashboard/Home.py [-- --data PATH]``.
 
-Builds the navigation (Home plus every page file that exists), notes in the sidebar what is loaded, then runs the
-page the user chose. Home itself is the function below.
+Makes the process-wide settings, builds the navigation over ``app_pages/`` (see :mod:`dashboard.navigation`), notes
+in the sidebar what is loaded, then runs the page the URL or the sidebar names.
 """
 import streamlit as st
 
-from dashboard import loading
-from cifar_models import reports
+from cifar_models.explain import flush_denormals
+from dashboard import navigation, widgets
 
-ARCHITECTURES = {
-    "plain_cnn": "Five convolution blocks with DropBlock in the first three: the baseline.",
-    "senet": "SE-ResNet-18: every residual block re-weights its channels with a squeeze-and-excitation gate.",
-    "inception": "GoogLeNet's Inception modules: parallel 1x1, 3x3, double-3x3 and pooling branches.",
-}
-
-
-def show_home() -> None:
-    st.title(loading.HOME_HEADING)
-    st.markdown(
-        "Three CNN families trained on CIFAR-10 under one recipe — a plain CNN, a Squeeze-and-Excitation ResNet "
-        "(SENet) and an Inception net — and the question: **is SENet really the best by far, at what cost, and what "
-        "does each network look at?**\n\n"
-        "How to read it: **Dataset** shows the images and their statistics; **Augmentation** previews, with the "
-        "training code itself, what the models saw while learning, and exports the recipe; **Compare** puts the "
-        "three runs side by side — learning curves, accuracy per class, confusion, calibration and cost — and "
-        "answers the question from the numbers. The remaining pages look inside one model at a time. Every figure "
-        "comes from the run records that training wrote (`checkpoints/<model>/run.json`); nothing is typed in."
-    )
-    runs = loading.load_records()
-    if not runs.records:
-        loading.no_checkpoints_message(runs)
-        return
-    for column, name in zip(st.columns(len(ARCHITECTURES)), ARCHITECTURES):
-        with column.container(border=True):
-            st.subheader(reports.model_title(name))
-            st.caption(ARCHITECTURES[name])
-            record = runs.records.get(name)
-            if record is None:
-                st.warning(runs.problems.get(name, "Not trained yet. Train it with:"))
-                st.code(f"{loading.train_command()} --models {name}", language="bash")
-                continue
-            card = reports.model_card(record)
-            st.metric("Test accuracy", card.pop("test accuracy"))
-            st.markdown("\n".join(f"- **{label}**: {value}" for label, value in card.items()))
-    verdict = reports.senet_verdict(runs.records)
-    st.subheader("Is SENet the best by far?")
-    st.markdown(verdict.text)
-    st.page_link("app_pages/compare.py", label="The evidence, on the Compare page", icon=":material/leaderboard:")
-
-
+flush_denormals()  # single-image explanations on a CPU: see the function
 st.set_page_config(page_title="CIFAR-10 CNN Lab", page_icon=":material/science:", layout="wide")
-navigation = st.navigation(
-    [st.Page(show_home, title="Home", icon=":material/home:", default=True)]
-    + [st.Page(page.file, title=page.title, icon=page.icon) for page in loading.available_pages()]
-)
-loading.sidebar_sources()
-navigation.run()
+page = navigation.navigation()
+widgets.sidebar_sources()
+page.run()

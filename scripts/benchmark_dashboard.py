@@ -4,7 +4,7 @@
 
 Three figures per page, each the median of --repeats visits after one warm-up visit per page:
 
-* script: the page's script run (Home.py's frame plus the page) in a fresh AppTest session, in this process;
+* script: the page's script run (Home.py, which runs the page) in a fresh AppTest session, in this process;
 * sidebar click: in Chromium on a real `streamlit run` server, from clicking the page in the navigation until its
   run has finished (what a reader moving between pages waits for);
 * new tab: the same page opened in a new tab, which also loads Streamlit's frontend and opens a session.
@@ -20,7 +20,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from dashboard import loading
+from dashboard import navigation, settings
 from dashboard.browser import REPO, RUN_FINISHED, launch_chromium, open_page, serve_dashboard
 
 DASHBOARD = REPO / "dashboard"
@@ -29,7 +29,7 @@ TARGET_SECONDS = 1.5
 
 def page_paths() -> dict[str, str]:
     """URL path -> the page's file relative to dashboard/ ('' is Home)."""
-    return {"": "Home.py", **{loading.url_path(page): page.file for page in loading.available_pages()}}
+    return {navigation.url_path(page): page.file for page in navigation.available_pages()}
 
 
 def script_seconds(page_file: str, repeats: int) -> list[float]:
@@ -41,7 +41,7 @@ def script_seconds(page_file: str, repeats: int) -> list[float]:
         app = AppTest.from_file(str(DASHBOARD / "Home.py"), default_timeout=300)
         start = time.perf_counter()
         app.run()
-        if page_file != "Home.py":
+        if page_file != navigation.PAGES[0].file:
             start = time.perf_counter()  # Home's run only opens the session; the page is the next run
             app.switch_page(page_file).run()
         elapsed = time.perf_counter() - start
@@ -88,7 +88,7 @@ def browser_seconds(pages: dict[str, tuple[str, str]], checkpoints: Path, repeat
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--checkpoints", default=os.environ.get(loading.CHECKPOINTS_ENV, "checkpoints"),
+    parser.add_argument("--checkpoints", default=os.environ.get(settings.CHECKPOINTS_ENV, "checkpoints"),
                         help="checkpoint folder (default: $CIFAR10_CHECKPOINTS, else checkpoints/)")
     parser.add_argument("--data", help="CIFAR-10 location (default: $CIFAR10_DATA, else ./data)")
     parser.add_argument("--repeats", type=int, default=3, help="timed visits per page (after one warm-up)")
@@ -96,15 +96,14 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     checkpoints = Path(args.checkpoints).resolve()
-    os.environ[loading.CHECKPOINTS_ENV] = str(checkpoints)
+    os.environ[settings.CHECKPOINTS_ENV] = str(checkpoints)
     if args.data:
         os.environ["CIFAR10_DATA"] = str(Path(args.data).resolve())
     os.chdir(REPO)
     files = page_paths()
     # URL path -> (title in the navigation, heading on the page)
-    pages = {"": ("Home", loading.HOME_HEADING),
-             **{loading.url_path(page): (page.title, page.title) for page in loading.available_pages()}}
-    print(f"checkpoints {checkpoints}; data {loading.data_location()}")
+    pages = {navigation.url_path(page): (page.title, page.shown_title) for page in navigation.available_pages()}
+    print(f"checkpoints {checkpoints}; data {settings.data_location()}")
     script = {path: script_seconds(file, args.repeats) for path, file in files.items()}
     switching = new_tab = {path: [float("nan")] for path in files}
     if not args.no_browser:

@@ -6,23 +6,24 @@ from streamlit.testing.v1 import AppTest
 
 from cifar_models import reports
 from cifar_models.checkpoint import find_checkpoints, read_record
-from dashboard import loading
+from dashboard import navigation, settings
 
 DASHBOARD = Path(__file__).resolve().parents[1] / "dashboard"
 
-HOME = "Home.py"
+ENTRY = "Home.py"  # the script `streamlit run` starts; its navigation runs the default page, Home
+HOME = navigation.PAGES[0].file
 # Every page that exists, with the title it must show; pages added later are covered as they land.
-PAGES = {HOME: loading.HOME_HEADING, **{page.file: page.title for page in loading.available_pages()}}
+PAGES = {page.file: page.shown_title for page in navigation.available_pages()}
 NEED_NO_CHECKPOINTS = {"app_pages/dataset.py", "app_pages/augmentation.py"}
 NEED_DATA = {"app_pages/dataset.py", "app_pages/augmentation.py"}
 
 
 def open_app_on(monkeypatch, page: str, checkpoints: Path, data: Path | None = None) -> AppTest:
     """The app run on ``page`` with those checkpoints (and data)."""
-    monkeypatch.setenv(loading.CHECKPOINTS_ENV, str(checkpoints))
+    monkeypatch.setenv(settings.CHECKPOINTS_ENV, str(checkpoints))
     if data is not None:
         monkeypatch.setenv("CIFAR10_DATA", str(data))
-    app = AppTest.from_file(str(DASHBOARD / HOME), default_timeout=120).run()
+    app = AppTest.from_file(str(DASHBOARD / ENTRY), default_timeout=120).run()
     if page != HOME:
         app.switch_page(page).run()
     return app

@@ -9,13 +9,13 @@ from PIL import Image
 from playwright.sync_api import expect, sync_playwright
 
 from cifar_models.recipe import load_recipe_file
-from dashboard import loading
+from dashboard import navigation
 # the helpers that serve the dashboard and drive Chromium, shared with the benchmark
 from dashboard.browser import NO_CHROMIUM, RUN_FINISHED, chromium_executable, launch_chromium, open_page, \
     serve_dashboard
 
 # URL path -> the title the page shows; every page file that exists is covered.
-PAGES = {"": loading.HOME_HEADING, **{loading.url_path(page): page.title for page in loading.available_pages()}}
+PAGES = {navigation.url_path(page): page.shown_title for page in navigation.available_pages()}
 EXCEPTION = '[data-testid="stException"]'
 
 
@@ -54,8 +54,8 @@ def test_a_deep_link_on_a_fresh_server_goes_through_home(browser, app_url, train
     page = open_page(browser, app_url, "compare")
     try:
         expect(page.locator("h1").first).to_contain_text("Compare")
-        navigation = page.get_by_test_id("stSidebarNav").inner_text()
-        assert all(title in navigation for title in PAGES.values() if title != loading.HOME_HEADING)
+        links = page.get_by_test_id("stSidebarNav").inner_text()
+        assert all(spec.title in links for spec in navigation.available_pages())
         assert str(trained_checkpoints) in page.get_by_test_id("stSidebar").inner_text()
         assert page.locator(EXCEPTION).count() == 0
     finally:

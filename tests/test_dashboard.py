@@ -85,7 +85,7 @@ def test_compare_shows_the_numbers_of_the_records(open_app, trained_checkpoints)
 
     recipes = app.dataframe[1].value
     assert recipes.loc["lr", "senet"] == json.dumps(records["senet"]["recipe"]["lr"])
-    app.toggle(key=loading.widget_key("compare_differences")).set_value(True).run()
+    app.toggle(key=state.widget_key("compare_differences")).set_value(True).run()
     differing = reports.recipe_table(records, differences_only=True)
     if differing.empty:
         assert len(app.dataframe) == 1 and "The recipes are identical." in page_text(app)
@@ -110,13 +110,13 @@ def test_a_new_run_record_shows_up_without_a_restart(open_app, trained_checkpoin
 def test_compare_smoothing_and_model_selector(open_app, trained_checkpoints):
     app = open_app("app_pages/compare.py", trained_checkpoints)
     before = chart_frames(app)[0]
-    app.slider(key=loading.widget_key("compare_smoothing")).set_value(0.0).run()
+    app.slider(key=state.widget_key("compare_smoothing")).set_value(0.0).run()
     after = chart_frames(app)[0]
     np.testing.assert_allclose(after["raw"], before["raw"])  # the raw curve stays as recorded
     np.testing.assert_allclose(after["smoothed"], after["raw"])  # no smoothing: the same curve
     assert not np.allclose(before["smoothed"], before["raw"])
 
-    app.multiselect(key=loading.widget_key("compare_models")).set_value(["senet", "plain_cnn"]).run()
+    app.multiselect(key=state.widget_key("compare_models")).set_value(["senet", "plain_cnn"]).run()
     assert not app.exception
     assert list(app.dataframe[0].value.index) == ["plain_cnn", "senet"]
     assert set(chart_frames(app)[0]["model"]) == {"plain_cnn", "senet"}
@@ -136,28 +136,28 @@ def test_augmentation_sliders_change_the_augmented_images(open_app, trained_chec
     assert len(originals) == 4 and len(urls) == 4 * 3
     assert all("cutout centre" in caption for caption in captions)
 
-    app.slider(key=loading.widget_key("augment_cutout_size")).set_value(0).run()
+    app.slider(key=state.widget_key("augment_cutout_size")).set_value(0).run()
     no_cutout_urls, no_cutout_captions = augmented(app)
     assert not any("cutout" in caption for caption in no_cutout_captions)
     assert no_cutout_urls != urls
     assert [image.value for image in app.image if image.captions[0].endswith("(original)")] == originals
     assert json.loads(app.code[0].value)["augment"]["cutout_size"] == 0  # the recipe follows the sliders
 
-    app.slider(key=loading.widget_key("augment_rotate_degrees")).set_value(30.0).run()
+    app.slider(key=state.widget_key("augment_rotate_degrees")).set_value(30.0).run()
     rotated_urls, rotated_captions = augmented(app)
     assert all("rotate" in caption for caption in rotated_captions) and rotated_urls != no_cutout_urls
 
     next(button for button in app.button if button.label == "Reseed").click().run()
     assert augmented(app)[0] != rotated_urls
-    assert app.number_input(key=loading.widget_key("augment_draw_seed")).value == 1
+    assert app.number_input(key=state.widget_key("augment_draw_seed")).value == 1
     assert not app.exception
 
 
 def test_dataset_choices_are_kept_across_pages(open_app, trained_checkpoints):
     app = open_app("app_pages/dataset.py", trained_checkpoints)
-    app.selectbox(key=loading.widget_key("dataset_split")).set_value("test").run()
-    app.selectbox(key=loading.widget_key(loading.CLASS_CHOICE)).set_value("cat").run()
-    app.number_input(key=loading.widget_key(loading.IMAGE_CHOICE)).set_value(1234).run()
+    app.selectbox(key=state.widget_key("dataset_split")).set_value("test").run()
+    app.selectbox(key=state.widget_key(state.CLASS_CHOICE)).set_value("cat").run()
+    app.number_input(key=state.widget_key(state.IMAGE_CHOICE)).set_value(1234).run()
     grid = app.image[0].captions
     assert len(grid) == 40 and all(caption.endswith("· cat") for caption in grid)
 
@@ -167,8 +167,8 @@ def test_dataset_choices_are_kept_across_pages(open_app, trained_checkpoints):
     app.switch_page("app_pages/compare.py").run()
     app.switch_page("app_pages/dataset.py").run()
     assert not app.exception
-    assert app.selectbox(key=loading.widget_key(loading.CLASS_CHOICE)).value == "cat"
-    assert app.selectbox(key=loading.widget_key("dataset_split")).value == "test"
-    assert app.number_input(key=loading.widget_key(loading.IMAGE_CHOICE)).value == 1234
+    assert app.selectbox(key=state.widget_key(state.CLASS_CHOICE)).value == "cat"
+    assert app.selectbox(key=state.widget_key("dataset_split")).value == "test"
+    assert app.number_input(key=state.widget_key(state.IMAGE_CHOICE)).value == 1234
     assert "**Index** 1234 in the test split" in page_text(app)
-    assert app.session_state[loading.IMAGE_CHOICE] == 1234  # where the model pages read it
+    assert app.session_state[state.IMAGE_CHOICE] == 1234  # where the model pages read it

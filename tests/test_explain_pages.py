@@ -12,10 +12,10 @@ from PIL import Image
 from apptest_helpers import assert_rendered, chart_frames, page_text
 from cifar_models.checkpoint import read_record
 from cifar_models.explain import misclassified
-from dashboard import loading
+from dashboard import state
 
 FEATURE_MAPS, ATTRIBUTION, PREDICT = "app_pages/feature_maps.py", "app_pages/attribution.py", "app_pages/predict.py"
-MODEL_WIDGET = loading.widget_key(loading.MODEL_CHOICE)
+MODEL_WIDGET = state.widget_key(state.MODEL_CHOICE)
 
 
 def png(pixels: np.ndarray, size: int | None = None) -> bytes:

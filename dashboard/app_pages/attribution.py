@@ -4,7 +4,7 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
-from dashboard import loading
+from dashboard import sources, state, widgets
 from cifar_models import attribution, explain, reports
 from cifar_models.checkpoint import CheckpointError
 
@@ -16,12 +16,12 @@ RESULT_KEY = "attribution_result"
 EXPLAIN_REQUESTED = "attribution_explain_requested"
 
 st.title("Attribution")
-runs = loading.require_records()
+runs = widgets.require_records()
 names = list(reports.ordered(runs.records))
 classes = runs.records[names[0]]["classes"]
-chosen = loading.choose_image("attribution")
+chosen = widgets.choose_image("attribution")
 try:
-    models = {name: loading.load_explainable_model(name) for name in names}
+    models = {name: sources.load_explainable_model(name) for name in names}
 except CheckpointError as error:
     st.error(str(error))
     st.stop()
@@ -39,11 +39,11 @@ with st.sidebar:
                               "block that still has 4x4 positions.")
     opacity = st.slider("Overlay opacity", 0.0, 1.0, 0.6, step=0.05)
     st.button("Explain", type="primary", disabled=chosen is None or not methods,
-              **loading.on_click_sets(EXPLAIN_REQUESTED))
+              **state.on_click_sets(EXPLAIN_REQUESTED))
 
 if chosen is None:
     st.stop()
-facts = loading.show_chosen_image(chosen, IMAGE_SCALE)
+facts = widgets.show_chosen_image(chosen, IMAGE_SCALE)
 
 target = None if target_choice == PREDICTED else classes.index(target_choice)
 options = attribution.AttributionOptions(baseline=baseline, ig_steps=steps)

@@ -3,7 +3,7 @@ import json
 
 import streamlit as st
 
-from dashboard import loading
+from dashboard import sources, state, widgets
 from cifar_models import reports
 from cifar_models.augment import PARAMETERS
 
@@ -24,7 +24,7 @@ RANDOM_BATCH = "Seeded random batch"
 BY_INDEX = "By index"
 
 st.title("Augmentation")
-data = loading.require_data()
+data = widgets.require_data()
 split = data.train
 
 
@@ -35,13 +35,13 @@ def reseed() -> None:
 with st.sidebar:
     st.header("Images (training split)")
     source = st.radio("Choose", [RANDOM_BATCH, BY_INDEX], horizontal=True,
-                      **loading.kept("augment_source", RANDOM_BATCH, [RANDOM_BATCH, BY_INDEX]))
+                      **state.kept("augment_source", RANDOM_BATCH, [RANDOM_BATCH, BY_INDEX]))
     if source == RANDOM_BATCH:
-        count = st.slider("Images", min_value=2, max_value=8, **loading.kept("augment_count", 4))
-        batch_seed = st.number_input("Batch seed", min_value=0, step=1, **loading.kept("augment_batch_seed", 0))
+        count = st.slider("Images", min_value=2, max_value=8, **state.kept("augment_count", 4))
+        batch_seed = st.number_input("Batch seed", min_value=0, step=1, **state.kept("augment_batch_seed", 0))
         indices = reports.random_batch(len(split), count, int(batch_seed))
     else:
-        typed = st.text_input(f"Indices (0–{len(split) - 1:,})", **loading.kept("augment_indices", "0, 1, 2, 3"))
+        typed = st.text_input(f"Indices (0–{len(split) - 1:,})", **state.kept("augment_indices", "0, 1, 2, 3"))
         try:
             indices = reports.parse_indices(typed, len(split))
         except ValueError as error:
@@ -53,23 +53,23 @@ with st.sidebar:
     for name in PARAMETERS:
         if name == "mix":
             params[name] = st.selectbox(LABELS.get(name, name), MIX_MODES, help=PARAMETERS[name][3],
-                                        **loading.kept(f"augment_{name}", reports.default_augmentation()[name],
+                                        **state.kept(f"augment_{name}", reports.default_augmentation()[name],
                                                        MIX_MODES))
             continue
         spec = reports.slider_spec(name)
         params[name] = st.slider(LABELS.get(name, name), min_value=spec["min_value"], max_value=spec["max_value"],
                                  step=spec["step"], help=spec["help"],
-                                 **loading.kept(f"augment_{name}", spec["default"]))
+                                 **state.kept(f"augment_{name}", spec["default"]))
 
     st.header("Draws")
-    draws = st.slider("Augmented draws per image", min_value=1, max_value=5, **loading.kept("augment_draws", 3))
-    draw_seed = st.number_input("Draw seed", min_value=0, step=1, **loading.kept("augment_draw_seed", 0))
+    draws = st.slider("Augmented draws per image", min_value=1, max_value=5, **state.kept("augment_draws", 3))
+    draw_seed = st.number_input("Draw seed", min_value=0, step=1, **state.kept("augment_draw_seed", 0))
     st.button("Reseed", on_click=reseed, help="Draw new random values (the next seed)")
 
 st.caption("Each row: a training image, then independent draws of `cifar_models.augment.AugmentPipeline` — the code "
            "training runs — with the values each draw took. MixUp/CutMix pair an image with another of this batch "
            "(numbered from 0).")
-previews = loading.augmentation_preview(split.images[indices], split.labels[indices], params, int(draws),
+previews = sources.augmentation_preview(split.images[indices], split.labels[indices], params, int(draws),
                                         int(draw_seed))
 for row, index in enumerate(indices):
     columns = st.columns(1 + len(previews))

@@ -2,22 +2,22 @@
 import altair as alt
 import streamlit as st
 
-from dashboard import loading
+from dashboard import state, widgets
 from cifar_models import reports
 
 st.title("Compare")
-runs = loading.require_records()
+runs = widgets.require_records()
 records = reports.ordered(runs.records)
 names = list(records)
 # one colour per model on every chart of the page
 MODEL_COLOR = alt.Color("model:N", scale=alt.Scale(domain=names, scheme="tableau10"), title="model")
 
 with st.sidebar:
-    chosen = st.multiselect("Models", names, **loading.kept("compare_models", names, names))
+    chosen = st.multiselect("Models", names, **state.kept("compare_models", names, names))
     smoothing = st.slider("Curve smoothing", min_value=0.0, max_value=0.99, step=0.01,
                           help="TensorBoard's debiased exponential moving average; the raw curve stays visible, "
-                               "faint.", **loading.kept("compare_smoothing", 0.6))
-    differences_only = st.toggle("Recipes: differences only", **loading.kept("compare_differences", False))
+                               "faint.", **state.kept("compare_smoothing", 0.6))
+    differences_only = st.toggle("Recipes: differences only", **state.kept("compare_differences", False))
 
 verdict = reports.senet_verdict(records)
 st.subheader("Is SENet the best by far?")

@@ -2,7 +2,7 @@
 import altair as alt
 import streamlit as st
 
-from dashboard import loading
+from dashboard import sources, state, widgets
 from cifar_models import reports
 from cifar_models.augment import MEAN, STD
 
@@ -12,7 +12,7 @@ ENLARGED_SCALE = 10
 ALL_CLASSES = "all classes"
 
 st.title("Dataset")
-data = loading.require_data()
+data = widgets.require_data()
 splits = list(reports.SPLIT_TITLES)
 
 
@@ -22,23 +22,23 @@ def next_seed() -> None:
 
 with st.sidebar:
     split_name = st.selectbox("Split", splits, format_func=reports.SPLIT_TITLES.get,
-                              **loading.kept("dataset_split", "train", splits))
+                              **state.kept("dataset_split", "train", splits))
     class_options = [ALL_CLASSES, *data.classes]
-    class_name = st.selectbox("Class", class_options, **loading.kept(loading.CLASS_CHOICE, ALL_CLASSES, class_options))
-    seed = st.number_input("Shuffle seed", min_value=0, step=1, **loading.kept("dataset_seed", 0))
+    class_name = st.selectbox("Class", class_options, **state.kept(state.CLASS_CHOICE, ALL_CLASSES, class_options))
+    seed = st.number_input("Shuffle seed", min_value=0, step=1, **state.kept("dataset_seed", 0))
     st.button("Reshuffle", on_click=next_seed, help="Draw the next seed's order")
     split = getattr(data, split_name)
     order = reports.sample_order(split.labels, None if class_name == ALL_CLASSES else data.classes.index(class_name),
                                  int(seed))
     pages = reports.page_count(len(order), PER_PAGE)
     page = st.number_input(f"Page (of {pages:,})", min_value=1, max_value=pages, step=1,
-                           **loading.kept("dataset_page", 1, range(1, pages + 1)))
+                           **state.kept("dataset_page", 1, range(1, pages + 1)))
     shown = reports.page_of(order, int(page), PER_PAGE)
     # the test split's image is the one the model pages explain, so it is shared with them
-    image_key = loading.IMAGE_CHOICE if split_name == "test" else f"dataset_image_{split_name}"
+    image_key = state.IMAGE_CHOICE if split_name == "test" else f"dataset_image_{split_name}"
     chosen = st.number_input(f"Enlarge image # (0–{len(split) - 1:,})", min_value=0, max_value=len(split) - 1,
                              step=1, help="The index under each image of the grid",
-                             **loading.kept(image_key, int(shown[0]) if len(shown) else 0, range(len(split))))
+                             **state.kept(image_key, int(shown[0]) if len(shown) else 0, range(len(split))))
 
 sizes = reports.split_sizes(data)
 for column, (title, size) in zip(st.columns(len(sizes)), sizes.items()):
@@ -70,7 +70,7 @@ st.altair_chart(bars.facet(column=alt.Column("split:N", sort=list(reports.SPLIT_
                 .resolve_scale(y="independent"))
 
 st.subheader("Per-channel mean and standard deviation")
-statistics = loading.channel_statistics(data, split_name)
+statistics = sources.channel_statistics(data, split_name)
 statistics["model input mean"] = MEAN
 statistics["model input std"] = STD
 st.dataframe(statistics, column_config={name: st.column_config.NumberColumn(format="%.4f") for name in statistics})

@@ -4,7 +4,7 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
-from dashboard import loading
+from dashboard import sources, state, widgets
 from cifar_models import explain, reports
 from cifar_models.checkpoint import CheckpointError
 
@@ -15,15 +15,15 @@ IMAGE_SCALE = 6
 CLASS_AVERAGE_IMAGES = 100
 
 st.title("Feature maps")
-runs = loading.require_records()
+runs = widgets.require_records()
 names = list(reports.ordered(runs.records))
 
 with st.sidebar:
     model_name = st.selectbox("Model", names, format_func=reports.model_title,
-                              **loading.kept(loading.MODEL_CHOICE, names[0], names))
-chosen = loading.choose_image("feature_maps")
+                              **state.kept(state.MODEL_CHOICE, names[0], names))
+chosen = widgets.choose_image("feature_maps")
 try:
-    models = {name: loading.load_model(name).model for name in names}
+    models = {name: sources.load_model(name).model for name in names}
 except CheckpointError as error:
     st.error(str(error))
     st.stop()
@@ -50,7 +50,7 @@ with st.sidebar:
 if chosen is None:
     st.stop()
 
-facts = loading.show_chosen_image(chosen, IMAGE_SCALE)
+facts = widgets.show_chosen_image(chosen, IMAGE_SCALE)
 
 side_by_side = {name: layer for name, layer in depths[depth].items() if layer is not None}
 needed = {name: {side_by_side[name]} if name in side_by_side else set() for name in names}
@@ -102,7 +102,7 @@ if model.inspectable_layers("gate"):
     gate_layer = st.sidebar.selectbox("SE gate", gate_layers, index=len(gate_layers) - 1)
     average_key = f"feature_maps_gates_{model_name}_{class_index}"
     st.sidebar.button(f"Compare the gates with the {classes[class_index]} average", key="feature_maps_gate_button",
-                      **loading.on_click_sets(average_key))
+                      **state.on_click_sets(average_key))
     st.caption(f"Each channel's gate (sigmoid, 0 to 1) for this image against the average over the first "
                f"{CLASS_AVERAGE_IMAGES} test images of its {'true' if chosen.label is not None else 'predicted'} "
                f"class, {classes[class_index]}. Channels are sorted by the class average.")
@@ -110,11 +110,12 @@ if model.inspectable_layers("gate"):
     table = pd.DataFrame({"channel": range(len(own)), "this image": own})
     if st.session_state.get(average_key):
         created = str(runs.records[model_name].get("created"))
-        average = loading.class_gates(model_name, created, class_index, CLASS_AVERAGE_IMAGES)
-        if average is None:
-            st.info("The class average needs the test images: no data set was found (see the Dataset page).")
+        data, problem = widgets.available_data()
+        if data is None:
+            st.info(f"The class average needs the test images: data {problem.splitlines()[0]} (see the Dataset page).")
         else:
-            table["class average"] = average[gate_layer]
+            table["class average"] = sources.class_gates(model_name, created, data, class_index,
+                                                         CLASS_AVERAGE_IMAGES)[gate_layer]
     order = table.sort_values(table.columns[-1])["channel"].tolist()
     long = table.melt("channel", var_name="series", value_name="gate")
     st.altair_chart(alt.Chart(long).mark_line(point=alt.OverlayMarkDef(size=12)).encode(

@@ -3,7 +3,7 @@ images each model gets wrong, filtered by true and predicted class."""
 import altair as alt
 import streamlit as st
 
-from dashboard import loading
+from dashboard import settings, sources, state, widgets
 from cifar_models import explain, reports
 from cifar_models.checkpoint import CheckpointError
 from cifar_models.evaluation import predict_proba
@@ -15,7 +15,7 @@ GALLERY_SIZE = 60
 ANY_CLASS = "any class"
 
 st.title("Predict")
-runs = loading.require_records()
+runs = widgets.require_records()
 names = list(reports.ordered(runs.records))
 classes = runs.records[names[0]]["classes"]
 
@@ -25,7 +25,7 @@ with st.sidebar:
                               help=f"Centre-cropped to a square and resized to 32x32; at most {MAX_PIXELS:,} pixels.")
     st.divider()
     gallery_model = st.selectbox("Gallery: model", names, format_func=reports.model_title,
-                                 **loading.kept(loading.MODEL_CHOICE, names[0], names))
+                                 **state.kept(state.MODEL_CHOICE, names[0], names))
     true_choice = st.selectbox("True class", [ANY_CLASS, *classes])
     predicted_choice = st.selectbox("Predicted class", [ANY_CLASS, *classes])
 
@@ -34,7 +34,7 @@ if upload is None:
     st.info("Upload an image in the sidebar to see what the models make of it.")
 else:
     try:
-        prepared = loading.prepared_upload(upload.getvalue(), upload.name)
+        prepared = sources.prepared_upload(upload.getvalue(), upload.name)
     except UploadError as error:
         st.error(str(error))
         prepared = None
@@ -48,7 +48,7 @@ else:
         for note in prepared.notes:
             facts.caption(note)
         try:
-            probabilities = {name: predict_proba(loading.load_model(name).model, prepared.pixels[None])[0]
+            probabilities = {name: predict_proba(sources.load_model(name).model, prepared.pixels[None])[0]
                              for name in names}
         except CheckpointError as error:
             st.error(str(error))
@@ -64,7 +64,7 @@ else:
             ).properties(height=150), width="stretch")
 
 st.subheader(f"Test images {reports.model_title(gallery_model)} gets wrong")
-data = loading.load_data()
+data = sources.load_data()
 record_test = runs.records[gallery_model].get("test") or {}
 predictions = record_test.get("predictions")
 if data is None:
@@ -75,7 +75,7 @@ elif runs.records[gallery_model].get("data_fingerprint") != data.fingerprint:
                "images. Start the dashboard with the data the model was trained on.")
 elif not predictions:
     st.warning(f"The run record of {gallery_model} keeps no test predictions; retrain it with "
-               f"`{loading.train_command()} --models {gallery_model}`.")
+               f"`{settings.train_command()} --models {gallery_model}`.")
 else:
     true_class = None if true_choice == ANY_CLASS else classes.index(true_choice)
     predicted_class = None if predicted_choice == ANY_CLASS else classes.index(predicted_choice)

@@ -1,0 +1,139 @@
+"""Where the pages' data comes from, each loader cached: the CIFAR-10 copy, the run records, the checkpoints (plain
+and as captum needs them), and what is computed once per data set or per input (channel statistics, augmentation
+previews, SE class averages, prepared uploads).
+
+cache_resource for what every session only reads (the data set, models); cache_data for arrays and tables.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import streamlit as st
+from torch import nn
+
+from cifar_models import reports
+from cifar_models.checkpoint import (RECORD_FILE, WEIGHTS_FILE, CheckpointError, LoadedCheckpoint, find_checkpoints,
+                                     load_checkpoint, read_record)
+from cifar_models.data import CIFAR10, find_source, load_cifar10
+from cifar_models.explain import class_average_gates
+from cifar_models.uploads import PreparedImage, prepare_upload
+from dashboard.settings import checkpoint_root, data_location, train_command
+
+# ----------------------------------------------------------------------------------------------------------------
+# Data
+
+
+# cache_resource, not cache_data: the decoded set is 180 MB that every page only reads (pages must not write into
+# it: all sessions share it); cache_data would hand each rerun a fresh unpickled copy.
+@st.cache_resource(show_spinner="Loading CIFAR-10 (the first time decodes it into the cache; later loads are quick)…")
+def _cached_data(location: str) -> CIFAR10:
+    return load_cifar10(location, progress=False)
+
+
+def load_data() -> CIFAR10 | None:
+    """The data set of the scripts' setting, or None where there is none; a DataError where it is damaged."""
+    location = data_location()
+    if find_source(location) is None:
+        return None
+    return _cached_data(str(location.resolve()))
+
+
+@st.cache_data(show_spinner="Computing per-channel statistics…")
+def _channel_statistics(_data: CIFAR10, fingerprint: str, split: str) -> pd.DataFrame:
+    return reports.channel_statistics(getattr(_data, split).images)
+
+
+def channel_statistics(data: CIFAR10, split: str) -> pd.DataFrame:
+    """Per-channel mean and standard deviation of a split, computed once per data set (it reads every pixel)."""
+    return _channel_statistics(data, data.fingerprint, split)
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def augmentation_preview(images: np.ndarray, labels: np.ndarray, params: dict, draws: int,
+                         seed: int) -> list[reports.AugmentedDraw]:
+    """The augmented draws of a preview, kept so that coming back to a page with the same settings costs nothing."""
+    return reports.augmentation_preview(images, labels, params, draws, seed)
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Checkpoints and run records
+
+
+@dataclass(frozen=True)
+class RunRecords:
+    root: Path
+    records: dict[str, dict] = field(default_factory=dict)  # model name -> run.json
+    problems: dict[str, str] = field(default_factory=dict)  # model name -> why its record could not be read
+
+
+def _modified(path: Path) -> int:
+    try:
+        return path.stat().st_mtime_ns
+    except OSError:
+        return 0
+
+
+@st.cache_data(show_spinner=False)
+def _read_records(root: str, stamps: tuple) -> RunRecords:  # the stamps are in the cache key, unused in the body
+    records, problems = {}, {}
+    for name, folder in find_checkpoints(root).items():
+        try:
+            records[name] = read_record(folder)
+        except CheckpointError as error:
+            problems[name] = str(error)
+    return RunRecords(Path(root), records, problems)
+
+
+def load_records() -> RunRecords:
+    """Every ``<root>/<model>/run.json``; read again when one of them changes (a new training run shows up)."""
+    root = checkpoint_root()
+    folders = find_checkpoints(root)
+    stamps = tuple((name, _modified(folder / RECORD_FILE)) for name, folder in folders.items())
+    return _read_records(str(root), stamps)
+
+
+@st.cache_resource(show_spinner="Loading the checkpoint…", max_entries=6)
+def _cached_checkpoint(folder: str, stamp: tuple) -> LoadedCheckpoint:  # the stamp is in the cache key only
+    return load_checkpoint(folder)
+
+
+def load_model(name: str) -> LoadedCheckpoint:
+    """The model ``name`` from the checkpoints folder, in eval mode on the CPU; CheckpointError says what to run."""
+    folder = checkpoint_root() / name
+    if not (folder / RECORD_FILE).is_file():
+        raise CheckpointError(f"No checkpoint for {name} in {folder.resolve()}. Create it with `{train_command()}`.")
+    stamp = (_modified(folder / RECORD_FILE), _modified(folder / WEIGHTS_FILE))
+    return _cached_checkpoint(str(folder), stamp)
+
+
+@st.cache_resource(show_spinner="Preparing the model for captum…", max_entries=6)
+def _explainable_model(_checkpoint: LoadedCheckpoint, folder: str, created: str) -> nn.Module:
+    from cifar_models.attribution import explainable_copy  # captum takes seconds to import: only when needed
+
+    return explainable_copy(_checkpoint.model)
+
+
+def load_explainable_model(name: str) -> nn.Module:
+    """``load_model(name)``'s model as captum needs it (eval mode, fresh non-inplace ReLUs), made once per run."""
+    checkpoint = load_model(name)
+    return _explainable_model(checkpoint, str(checkpoint.directory), str(checkpoint.record.get("created")))
+
+
+@st.cache_data(show_spinner="Averaging the SE gates over the class's test images…", max_entries=32)
+def _class_gates(model_name: str, created: str, fingerprint: str, class_index: int, count: int,
+                 _data: CIFAR10) -> dict[str, np.ndarray]:
+    images = _data.test.images[_data.test.labels == class_index][:count]
+    return class_average_gates(load_model(model_name).model, images)
+
+
+def class_gates(model_name: str, created: str, data: CIFAR10, class_index: int, count: int) -> dict[str, np.ndarray]:
+    """Mean SE gate per layer and channel over the first ``count`` test images of a class, computed once per run."""
+    return _class_gates(model_name, created, data.fingerprint, class_index, count, data)
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def prepared_upload(content: bytes, name: str) -> PreparedImage:
+    return prepare_upload(content, name)  # an UploadError is not cached: the next rerun raises it again

@@ -1,0 +1,154 @@
+"""The pieces several pages draw: what is loaded (the sidebar note), what to do when there is no data or no
+checkpoint, and the image the explanation pages work on (a test image or an upload)."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import streamlit as st
+
+from cifar_models import reports
+from cifar_models.checkpoint import RECORD_FILE
+from cifar_models.data import CIFAR10, GET_DATA_COMMAND, DataError, download_cifar10, missing_data_message
+from cifar_models.uploads import UPLOAD_EXTENSIONS, UploadError
+from dashboard import sources
+from dashboard.settings import data_argument, data_location, train_command
+from dashboard.state import IMAGE_CHOICE, kept
+
+# ----------------------------------------------------------------------------------------------------------------
+# Data
+
+
+def available_data() -> tuple[CIFAR10 | None, str]:
+    """(the data set, '') or (None, why there is none: not found, or the damage the loader found), never raising.
+
+    For the pages that work without data and only need it for a part of them.
+    """
+    try:
+        data = sources.load_data()
+    except DataError as error:
+        return None, str(error)
+    return data, "" if data is not None else f"none found at `{data_location()}`"
+
+
+def require_data() -> CIFAR10:
+    """The data set, or (where there is none) a message saying where it looked, an offer to download it, and a stop."""
+    try:
+        data = sources.load_data()
+    except DataError as error:
+        st.error(str(error))
+        st.stop()
+    if data is not None:
+        return data
+    st.warning(missing_data_message(data_argument()).replace("\n", "  \n"))
+    location = data_location()
+    if location.name.endswith((".tar.gz", ".tgz", ".tar")):
+        st.info("Point `--data` or `$CIFAR10_DATA` at an existing archive, or at a folder to download into.")
+        st.stop()
+    st.markdown(f"Or download the original CIFAR-10 (163 MB, torchvision's copy) into `{location.resolve()}` now; "
+                f"the same as `{GET_DATA_COMMAND}`.")
+    if st.button("Download CIFAR-10", type="primary"):
+        bar = st.progress(0.0, text="Downloading CIFAR-10…")
+        try:
+            download_cifar10(location, progress_callback=lambda fraction: bar.progress(fraction, text="Downloading "
+                                                                                       f"CIFAR-10… {fraction:.0%}"))
+        except DataError as error:
+            st.error(str(error))
+            st.stop()
+        st.rerun()
+    st.stop()
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Checkpoints
+
+
+def no_checkpoints_message(runs: sources.RunRecords) -> None:
+    """What to do when no run record was found: where the app looked and the command that creates them."""
+    st.warning(f"No trained models found in `{runs.root.resolve()}` (looked for `<model>/{RECORD_FILE}`). "
+               f"Train the three models with:")
+    st.code(train_command(), language="bash")
+    for name, problem in runs.problems.items():
+        st.error(f"{name}: {problem}")
+
+
+def require_records() -> sources.RunRecords:
+    """The run records for a page that needs them, or the message on how to create them and a stop."""
+    runs = sources.load_records()
+    if not runs.records:
+        no_checkpoints_message(runs)
+        st.stop()
+    return runs
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# The sidebar note
+
+
+def sidebar_sources() -> None:
+    """Which data copy and which checkpoints this session uses, at the top of the sidebar on every page."""
+    data, problem = available_data()
+    runs = sources.load_records()
+    with st.sidebar.container(border=True):
+        if data is not None:
+            st.caption(f"**Data** `{data.source}` · fingerprint `{data.fingerprint[:12]}`")
+        else:
+            st.caption(f"**Data** {problem.splitlines()[0]}")
+        if runs.records:
+            models = ", ".join(f"{name} ({record.get('device', '?')}, {str(record.get('created', '?'))[:10]})"
+                               for name, record in runs.records.items())
+            st.caption(f"**Checkpoints** `{runs.root}`: {models}")
+        else:
+            st.caption(f"**Checkpoints** none in `{runs.root}`")
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# The image the explanation pages work on
+
+
+@dataclass(frozen=True)
+class ChosenImage:
+    pixels: np.ndarray  # (32, 32, 3) uint8: what the models see
+    title: str
+    label: int | None  # the true class of a test image; None for an upload
+    notes: tuple[str, ...] = ()
+
+
+TEST_IMAGE, UPLOADED_IMAGE = "A test image", "My own image"
+
+
+def choose_image(page_key: str) -> ChosenImage | None:
+    """Sidebar widgets for the image to explain: a test image (the index shared by the pages) or an upload.
+
+    None (with the reason shown) when there is none yet or the upload is refused; the page keeps running.
+    """
+    data, _ = available_data()  # without data the upload still works; the data pages say what is wrong
+    sources_offered = [TEST_IMAGE, UPLOADED_IMAGE] if data is not None else [UPLOADED_IMAGE]
+    source = st.sidebar.radio("Image", sources_offered, key=f"{page_key}_image_source", horizontal=True)
+    if source == TEST_IMAGE:
+        index = st.sidebar.number_input(f"Test image # (0–{len(data.test) - 1:,})", min_value=0,
+                                         max_value=len(data.test) - 1, step=1,
+                                         **kept(IMAGE_CHOICE, 0, range(len(data.test))))
+        label = int(data.test.labels[index])
+        return ChosenImage(data.test.images[index], f"test image #{index} · {data.classes[label]}", label)
+    upload = st.sidebar.file_uploader("PNG, JPEG, WebP or BMP, any size", type=list(UPLOAD_EXTENSIONS),
+                                      key=f"{page_key}_upload")
+    if upload is None:
+        st.info("Upload an image in the sidebar: it is centre-cropped and resized to 32x32, as the models see it.")
+        return None
+    try:
+        prepared = sources.prepared_upload(upload.getvalue(), upload.name)
+    except UploadError as error:
+        st.error(str(error))
+        return None
+    return ChosenImage(prepared.pixels, f"{prepared.name} ({prepared.size[0]}x{prepared.size[1]} {prepared.format})",
+                       None, prepared.notes)
+
+
+def show_chosen_image(chosen: ChosenImage, scale: int):
+    """The chosen image enlarged, with what was done to an upload beside it; returns that column for more facts."""
+    picture, facts = st.columns([1, 3])
+    picture.image(reports.enlarge(chosen.pixels, scale), caption=chosen.title, width=scale * 32)
+    for note in chosen.notes:
+        facts.caption(note)
+    return facts
