@@ -13,6 +13,7 @@ training recipe::
 from __future__ import annotations
 
 import math
+from numbers import Real
 from dataclasses import dataclass
 from typing import NamedTuple
 
@@ -328,6 +329,15 @@ class AugmentPipeline:
             raise ValueError(f"unknown augmentation parameter(s) {sorted(unknown)}; known: {sorted(PARAMETERS)}")
         self.params = {name: params.get(name, default) for name, (default, *_rest) in PARAMETERS.items()}
         p = self.params
+        # The steps below check the ranges; float() would also take "0.5" or true, so refuse those here and keep
+        # each number as its parameter's type (a recipe records 0.5, not a numpy scalar or a string).
+        for name, (default, *_rest) in PARAMETERS.items():
+            value = p[name]
+            if isinstance(default, str):
+                continue
+            if isinstance(value, bool) or not isinstance(value, Real) or not math.isfinite(value):
+                raise ValueError(f"{name} must be a number, got {value!r}")
+            p[name] = _whole(value, name) if isinstance(default, int) else float(value)
         self.steps = {
             "crop": RandomCrop(_whole(p["crop_padding"], "crop_padding")),
             "flip": HorizontalFlip(float(p["flip_p"])),
@@ -367,7 +377,7 @@ class AugmentPipeline:
 
 
 def _whole(value, name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not float(value).is_integer():
+    if isinstance(value, bool) or not isinstance(value, Real) or not float(value).is_integer():
         raise ValueError(f"{name} must be a whole number of pixels, got {value!r}")
     return int(value)
 

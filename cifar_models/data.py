@@ -119,8 +119,26 @@ def find_source(path: Path) -> Path | None:
     return archives[0] if archives else None
 
 
+def what_is_there(path: Path) -> str:
+    """What was found at a path that holds no data source, in words: what is missing in what is there."""
+    if not path.exists():
+        return "it does not exist"
+    if not path.is_dir():
+        return "it is a file, but not a .tar.gz, .tgz or .tar archive, nor a folder"
+    splits = [split for split in ("train", "test") if (path / split).is_dir()]
+    if len(splits) == 1:
+        missing = "test" if splits == ["train"] else "train"
+        return f"it has a {splits[0]}/ folder but no {missing}/ folder beside it"
+    entries = sorted(p.name + ("/" if p.is_dir() else "") for p in path.iterdir())
+    if not entries:
+        return "it is an empty folder"
+    shown = ", ".join(entries[:8]) + (f" and {len(entries) - 8} more" if len(entries) > 8 else "")
+    return f"it is a folder holding {shown}"
+
+
 def missing_data_message(data: str | os.PathLike | None = None) -> str:
-    looked = "\n".join(f"  - {Path(p).resolve()} ({how})" for how, p in candidate_locations(data))
+    looked = "\n".join(f"  - {Path(p).resolve()} ({how}): {what_is_there(Path(p))}"
+                       for how, p in candidate_locations(data))
     return (
         "CIFAR-10 was not found. Looked in:\n"
         f"{looked}\n"
@@ -189,8 +207,10 @@ def _decode_members(members, source: Path, progress: bool) -> dict[str, np.ndarr
         split, class_name = split_and_class
         label = _class_index(class_name, str(source))
         found[split].append((Path(relative).name, label, _decode_image(read(), f"{source}/{relative}")))
-    if not found["train"] or not found["test"]:
-        raise DataError(f"{source} has no images under train/<class>/ and test/<class>/.")
+    empty = [split for split in ("train", "test") if not found[split]]
+    if empty:
+        raise DataError(f"{source} has no images under {' or '.join(f'{split}/<class>/' for split in empty)} (the "
+                        f"image files must be named *{', *'.join(IMAGE_SUFFIXES)}).")
     train_images, train_labels = _stack(found["train"])
     test_images, test_labels = _stack(found["test"])
     return dict(train_images=train_images, train_labels=train_labels, test_images=test_images, test_labels=test_labels)
@@ -243,20 +263,31 @@ class _NumpyOnlyUnpickler(pickle.Unpickler):
         return super().find_class(module, name)
 
 
-def _read_batch(path: Path) -> dict:
+def _read_batch(path: Path) -> tuple[np.ndarray, np.ndarray]:
+    """One batch file's images (N x 3072 uint8, channel-major) and labels, or a DataError naming the file."""
     try:
         with open(path, "rb") as handle:
             batch = _NumpyOnlyUnpickler(handle, encoding="latin1").load()
-        return {key.decode() if isinstance(key, bytes) else key: value for key, value in batch.items()}
     except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ValueError) as error:
         raise DataError(f"Cannot read CIFAR-10 batch {path}: {error}. Download it again.") from None
+    if isinstance(batch, dict):
+        batch = {key.decode() if isinstance(key, bytes) else key: value for key, value in batch.items()}
+    images = np.asarray(batch.get("data")) if isinstance(batch, dict) else None
+    labels = np.asarray(batch.get("labels")) if isinstance(batch, dict) else None
+    well_formed = (images is not None and images.ndim == 2 and images.shape[1] == 3 * 32 * 32
+                   and images.dtype == np.uint8 and labels.shape == (len(images),)
+                   and np.issubdtype(labels.dtype, np.integer) and ((labels >= 0) & (labels < len(CLASSES))).all())
+    if not well_formed:
+        raise DataError(f"not a CIFAR-10 batch file: {path} (expected a 'data' array of N x 3072 bytes and N "
+                        f"'labels' from 0 to {len(CLASSES) - 1}). Download it again with `{GET_DATA_COMMAND}`.")
+    return images, labels.astype(np.int64)
 
 
 def _decode_batches(path: Path) -> dict[str, np.ndarray]:
     def load(names: list[str]) -> tuple[np.ndarray, np.ndarray]:
         batches = [_read_batch(path / name) for name in names]
-        images = np.concatenate([np.asarray(b["data"], dtype=np.uint8) for b in batches])
-        labels = np.concatenate([np.asarray(b["labels"], dtype=np.int64) for b in batches])
+        images = np.concatenate([images for images, _ in batches])
+        labels = np.concatenate([labels for _, labels in batches])
         return images.reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1).copy(), labels
 
     missing = [n for n in [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"] if not (path / n).is_file()]
@@ -291,6 +322,22 @@ def _content_fingerprint(arrays: dict[str, np.ndarray]) -> str:
 
 def default_cache_dir() -> Path:
     return Path(os.environ.get(CACHE_ENV) or Path.home() / ".cache" / "cifar10-cnn-lab")
+
+
+def _usable_cache_dir(cache_dir: str | os.PathLike | None) -> Path:
+    """The cache folder, created if need be; refused by name (``$CIFAR10_CACHE`` where it comes from there) before
+    any decoding when it is a file or cannot be created or written."""
+    folder = Path(cache_dir) if cache_dir is not None else default_cache_dir()
+    named = (f"${CACHE_ENV} ({folder})" if cache_dir is None and os.environ.get(CACHE_ENV)
+             else f"the data cache folder {folder}")
+    if folder.exists() and not folder.is_dir():
+        raise DataError(f"{named} is a file, not a folder. Point ${CACHE_ENV} at a folder (or unset it to use "
+                        f"{Path.home() / '.cache' / 'cifar10-cnn-lab'}).")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise DataError(f"{named} cannot be created: {error.strerror}. Point ${CACHE_ENV} at a writable folder.") from None
+    return folder
 
 
 def _write_atomic_npz(path: Path, arrays: dict[str, np.ndarray]) -> None:
@@ -368,16 +415,26 @@ def load_cifar10(
     if found is None:
         raise DataError(missing_data_message(source))
 
-    cache_file = Path(cache_dir or default_cache_dir()) / f"cifar10-{CACHE_FORMAT}-{_source_key(found)}.npz"
+    cache_file = _usable_cache_dir(cache_dir) / f"cifar10-{CACHE_FORMAT}-{_source_key(found)}.npz"
     arrays = _read_cache(cache_file) if cache_file.exists() else None
     from_cache = arrays is not None
     if arrays is None:
+        if not os.access(cache_file.parent, os.W_OK):
+            raise DataError(f"The data cache folder {cache_file.parent} is not writable, so the decoded data could "
+                            f"not be kept. Point ${CACHE_ENV} at a writable folder.")
         arrays = decode_source(found, progress=progress)
         arrays["fingerprint"] = np.array(_content_fingerprint(arrays))
         arrays["classes"] = np.array(CLASSES)
         _write_atomic_npz(cache_file, arrays)
 
     train_all = Split(arrays["train_images"], arrays["train_labels"])
+    counts = train_all.class_counts()
+    if counts.min() <= val_per_class:
+        smallest = int(counts.argmin())
+        raise DataError(f"{found} has {counts[smallest]:,} training images of class '{CLASSES[smallest]}'; "
+                        f"{val_per_class} of each class are kept for validation, so every class needs more than "
+                        f"{val_per_class} (CIFAR-10 has 5,000 of each). Point --data at the complete CIFAR-10, e.g. "
+                        "../shared/datasets/cifar10-jpeg.tar.gz")
     train_index, val_index = stratified_split(train_all.labels, val_per_class, split_seed)
     return CIFAR10(
         train=train_all.subset(train_index),

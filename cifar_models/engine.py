@@ -28,7 +28,7 @@ from tqdm.auto import tqdm
 
 from .augment import AugmentPipeline, normalize, to_float_batch
 from .checkpoint import atomic_write_bytes, save_checkpoint, write_json
-from .data import CIFAR10, Split, stratified_split
+from .data import CIFAR10, CLASSES, Split, stratified_split
 from .distributed import Ranks, all_reduce_sum, barrier
 from .evaluation import evaluate_test, predict_logits
 from .models import build_model
@@ -55,6 +55,25 @@ class Progress:
     step: int = 0
     train_seconds: float = 0.0
     history: list[dict] = field(default_factory=list)
+
+
+def check_subset(subset: int, batch_size: int, data: CIFAR10 | None = None) -> None:
+    """Refuse a ``--subset`` a run cannot use, naming the valid range: at least one batch of training images (a
+    whole number per class), at most the smallest class's training images times the classes. Without ``data`` only
+    the lower bound is checked: it needs no data, so a script can refuse before loading any."""
+    classes = data.num_classes if data is not None else len(CLASSES)
+    low = -(-batch_size // classes) * classes
+    high = int(data.train.class_counts().min()) * classes if data is not None else None
+    valid = (f"the valid range is {low:,} to {high:,}" if high is not None else
+             f"the valid range is {low:,} to the number of training images (45,000 in CIFAR-10)")
+    if subset < low:
+        raise ValueError(f"--subset {subset} is too small: a run needs at least one batch of training images, "
+                         f"{low:,} with batch_size {batch_size} ({low // classes} of each of the {classes} classes); "
+                         f"{valid}.")
+    if high is not None and subset > high:
+        raise ValueError(f"--subset {subset} is too large: the training split has {high // classes:,} images of its "
+                         f"smallest class, so at most {high:,} ({classes} classes x {high // classes:,}); {valid}, or "
+                         f"leave --subset out to train on all {len(data.train):,}.")
 
 
 def subset_splits(data: CIFAR10, subset: int | None, seed: int) -> tuple[Split, Split, Split]:
@@ -230,6 +249,8 @@ def train_model(name: str, data: CIFAR10, recipe: Recipe, out_dir: str | Path, *
     precision = resolve_precision(precision, device)
     run_dir = Path(out_dir) / name
     model_options = dict(model_options or {})
+    if subset is not None:
+        check_subset(subset, recipe.batch_size, data)
     train, val, test = subset_splits(data, subset, recipe.seed)
     if recipe.batch_size % ranks.world_size:
         raise ValueError(f"batch_size {recipe.batch_size} does not divide among {ranks.world_size} ranks")
@@ -279,10 +300,14 @@ def train_model(name: str, data: CIFAR10, recipe: Recipe, out_dir: str | Path, *
         bar.close()
         loss_sum, correct, count = all_reduce_sum(totals, ranks).tolist()
         if not math.isfinite(loss_sum):
+            diverged = f"{name}: the training loss became {loss_sum / count} in epoch {epoch}."
+            if not state.epoch:
+                raise TrainingDiverged(f"{diverged} No epoch had finished, so no state was kept; lower the learning "
+                                       "rate with --recipe and train again.")
             raise TrainingDiverged(
-                f"{name}: the training loss became {loss_sum / count} in epoch {epoch}. The last good state "
-                f"(epoch {state.epoch}) is kept in {run_dir} for inspection; to train again, lower the learning "
-                "rate with --recipe and add --fresh (which discards that state).")
+                f"{diverged} The last good state (epoch {state.epoch}) is kept in {run_dir / RESUME_RECORD} for "
+                "inspection; to train again, lower the learning rate with --recipe and add --fresh (which discards "
+                "that state).")
         val_loss, val_acc = _validate(model, val, device, recipe, precision)
         state.epoch = epoch
         state.train_seconds += seconds

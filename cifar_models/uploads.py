@@ -20,6 +20,8 @@ MODEL_SIZE = 32
 # 50 megapixels: a large phone photo passes; 150 MB of RGB at most, before the crop shrinks it.
 MAX_PIXELS = 50_000_000
 MAX_BYTES = 50 * 1024 * 1024
+# High bit depth images are scaled to 8 bits in bands of about this many pixels (8 MB of float64 each).
+HIGH_DEPTH_BAND_PIXELS = 1 << 20
 # Transparent pixels are drawn on white, the usual background of a cut-out object.
 BACKGROUND = (255, 255, 255)
 # EXIF orientations 5 to 8 turn the image by 90 degrees: its width and height swap.
@@ -80,13 +82,15 @@ def _prepare(image: Image.Image, name: str, max_pixels: int, size: int, notes: l
         raise UploadError(f"{name}: the image declares {width}x{height} = {width * height:,} pixels, more than the "
                           f"limit of {max_pixels:,}; it may be a decompression bomb. Upload a smaller image.")
     file_format, mode = image.format, image.mode
-    if image.getexif().get(ExifTags.Base.Orientation, 1) in ROTATING_ORIENTATIONS:
+    orientation = image.getexif().get(ExifTags.Base.Orientation, 1)
+    if orientation in ROTATING_ORIENTATIONS:
         width, height = height, width
         notes.append("Turned upright as its EXIF orientation says.")
     # JPEG can decode at 1/2, 1/4 or 1/8 scale: a large photo never needs its full resolution for 32x32.
     image.draft(None, (4 * size, 4 * size))
     image.load()
-    rgb = to_rgb(ImageOps.exif_transpose(image), notes)
+    # exif_transpose copies even an upright image: only call it when there is something to turn
+    eight_bit = to_8bit(image if orientation == 1 else ImageOps.exif_transpose(image), notes)
     if (width, height) == (1, 1):
         notes.append("A single pixel: the model sees one flat colour.")
     elif min(width, height) < size:
@@ -95,7 +99,8 @@ def _prepare(image: Image.Image, name: str, max_pixels: int, size: int, notes: l
     if width != height:
         notes.append(f"Not square: the centre {crop_box[2] - crop_box[0]}x{crop_box[3] - crop_box[1]} was kept.")
     # The same square in the decoded image, which a JPEG draft may have scaled down.
-    small = rgb.resize((size, size), Image.Resampling.LANCZOS, box=centre_square(*rgb.size), reducing_gap=3.0)
+    small = eight_bit.resize((size, size), Image.Resampling.LANCZOS, box=centre_square(*eight_bit.size),
+                             reducing_gap=3.0).convert("RGB")
     return PreparedImage(name=name, format=file_format, size=(width, height), mode=mode, crop_box=crop_box,
                          pixels=np.asarray(small, dtype=np.uint8).copy(), notes=tuple(notes))
 
@@ -107,18 +112,30 @@ def centre_square(width: int, height: int) -> tuple[int, int, int, int]:
     return left, top, left + side, top + side
 
 
-def to_rgb(image: Image.Image, notes: list[str]) -> Image.Image:
-    """Any Pillow mode to 8-bit RGB, appending what was changed to ``notes``."""
+def high_depth_to_gray(image: Image.Image) -> Image.Image:
+    """A 16-bit, 32-bit integer or float grayscale image scaled to 8 bits ("L"), a band of rows at a time: the
+    full image is never copied at 8 bytes a pixel (a 49-megapixel upload would take 400 MB per copy)."""
+    width, height = image.size
+    # 16-bit files use their full range; 32-bit integer or float data have no fixed range, so use theirs.
+    low, high = (0, 65535) if image.mode.startswith("I;16") else image.getextrema()
+    span = max(float(high) - float(low), 1e-12)
+    gray = np.empty((height, width), dtype=np.uint8)
+    rows = max(1, HIGH_DEPTH_BAND_PIXELS // max(width, 1))
+    for top in range(0, height, rows):
+        band = np.asarray(image.crop((0, top, width, min(top + rows, height))), dtype=np.float64)
+        gray[top:top + rows] = (np.clip((band - float(low)) / span, 0, 1) * 255).round()
+    return Image.fromarray(gray, "L")
+
+
+def to_8bit(image: Image.Image, notes: list[str]) -> Image.Image:
+    """Any Pillow mode to 8-bit RGB, appending what was changed to ``notes``; high bit depth grayscale to 8-bit
+    grayscale, which the caller turns to RGB after shrinking it (a full-size RGB copy takes 4 bytes a pixel)."""
     mode = image.mode
     if mode == "RGB":
         return image
     if mode.startswith("I") or mode == "F":
         notes.append(f"High bit depth grayscale ({mode}): scaled to 8 bits and copied to the three channels.")
-        values = np.asarray(image, dtype=np.float64)
-        # 16-bit files use their full range; 32-bit integer or float data have no fixed range, so use theirs.
-        low, high = (0.0, 65535.0) if mode.startswith("I;16") else (float(values.min()), float(values.max()))
-        scaled = np.clip((values - low) / max(high - low, 1e-12), 0, 1) * 255
-        return Image.fromarray(scaled.round().astype(np.uint8), "L").convert("RGB")
+        return high_depth_to_gray(image)
     has_alpha = mode in ("RGBA", "LA", "PA", "RGBa", "La") or (mode == "P" and "transparency" in image.info)
     if mode in ("P", "PA"):
         notes.append("Palette image: colours looked up in its palette.")

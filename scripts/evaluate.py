@@ -2,6 +2,7 @@
 
     python scripts/evaluate.py --checkpoints checkpoints/ --data ../shared/datasets/cifar10-jpeg.tar.gz
     python scripts/evaluate.py --checkpoints /tmp/ckpt --limit 2000     # the images a --subset 2000 run used
+    python scripts/evaluate.py --robustness                              # CIFAR-10-C, written to <model>/robustness.json
 """
 from __future__ import annotations
 
@@ -10,22 +11,31 @@ import json
 import sys
 from pathlib import Path
 
+from cifar_models.arguments import whole_number
 from cifar_models.checkpoint import DEFAULT_CHECKPOINT_DIR, CheckpointError, find_checkpoints, load_checkpoint
 from cifar_models.data import DataError, load_cifar10
 from cifar_models.distributed import DeviceError, device_here
 from cifar_models.evaluation import plain_and_tta_logits
 from cifar_models.precision import PRECISIONS
+from cifar_models.robustness import DEFAULT_PER_CLASS, DEFAULT_SEED, evaluate_checkpoints, stratified_subset
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--checkpoints", default=str(DEFAULT_CHECKPOINT_DIR), help="folder of <model>/ checkpoints")
     parser.add_argument("--data", help="CIFAR-10 location (default: $CIFAR10_DATA, else ./data)")
-    parser.add_argument("--limit", type=int, help="only the first N test images")
+    parser.add_argument("--limit", type=whole_number(1), help="only the first N test images")
     parser.add_argument("--device", help="cpu, cuda or cuda:N (default: cuda when available)")
     parser.add_argument("--precision", choices=[*PRECISIONS, "recorded"], default="recorded",
                         help="recorded (the precision each model's test metrics were measured in; the default), "
                              "auto, bf16 or fp32")
+    parser.add_argument("--robustness", action="store_true",
+                        help="the CIFAR-10-C corruptions (15 x 5 severities) on a stratified test subset; writes "
+                             "<model>/robustness.json")
+    parser.add_argument("--per-class", type=whole_number(1), default=DEFAULT_PER_CLASS,
+                        help=f"with --robustness: test images per class (default {DEFAULT_PER_CLASS})")
+    parser.add_argument("--seed", type=whole_number(0), default=DEFAULT_SEED,
+                        help="with --robustness: the corruptions' random seed")
     args = parser.parse_args(argv)
     try:
         device = device_here(args.device)
@@ -42,7 +52,9 @@ def main(argv: list[str] | None = None) -> int:
     except DataError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    count = min(args.limit or len(test), len(test))
+    if args.robustness:
+        return measure_robustness(args, found, test, device)
+    count = len(test) if args.limit is None else min(args.limit, len(test))
     images, labels = test.images[:count], test.labels[:count]
     failures = 0
     for name, folder in found.items():
@@ -64,6 +76,35 @@ def main(argv: list[str] | None = None) -> int:
             "recorded_accuracy": loaded.record.get("test", {}).get("accuracy"),
             "recorded_n": loaded.record.get("test", {}).get("n"),
         }))
+    return 1 if failures else 0
+
+
+def measure_robustness(args: argparse.Namespace, found: dict[str, Path], test, device) -> int:
+    """--robustness: every checkpoint on the corrupted subset; one JSON summary line per model."""
+    try:
+        stratified_subset(test.labels, args.per_class)
+    except ValueError as error:
+        print(f"error: --per-class {args.per_class}: {error}", file=sys.stderr)
+        return 2
+    loaded, failures = {}, 0
+    for name, folder in found.items():
+        try:
+            checkpoint = load_checkpoint(folder, device)
+        except CheckpointError as error:
+            print(json.dumps({"model": name, "error": str(error)}))
+            failures += 1
+            continue
+        precision = checkpoint.record["precision"] if args.precision == "recorded" else args.precision
+        loaded[name] = (checkpoint.model, precision)
+    records = evaluate_checkpoints(found, loaded, test.images, test.labels, device=device, per_class=args.per_class,
+                                   seed=args.seed) if loaded else {}
+    for name, record in records.items():
+        print(json.dumps({"model": name, "images": len(record["indices"]), "precision": record["precision"],
+                          "clean_accuracy": record["clean_accuracy"],
+                          "mean_corruption_accuracy": record["mean_corruption_accuracy"],
+                          "mean_corruption_error": record["mean_corruption_error"],
+                          "seconds_all_models": record["seconds_all_models"],
+                          "written": str(found[name] / "robustness.json")}))
     return 1 if failures else 0
 
 

@@ -11,14 +11,17 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from contextlib import nullcontext
 from pathlib import Path
 
 from cifar_models import MODELS
 from cifar_models import distributed
+from cifar_models.arguments import whole_number
 from cifar_models.checkpoint import DEFAULT_CHECKPOINT_DIR
 from cifar_models.data import DataError, load_cifar10
 from cifar_models.precision import PRECISIONS
-from cifar_models.engine import ResumeMismatch, TrainingDiverged, train_model
+from cifar_models.engine import ResumeMismatch, TrainingDiverged, check_subset, train_model
+from cifar_models.output_lock import OutputFolderError, OutputLock
 from cifar_models.recipe import DEFAULT_RECIPE, load_recipe_file, recipe_for
 
 
@@ -27,7 +30,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--data", help="CIFAR-10 location (default: $CIFAR10_DATA, else ./data)")
     parser.add_argument("--download", action="store_true", help="download the original CIFAR-10 if none is found")
     parser.add_argument("--models", default=",".join(MODELS), help=f"comma-separated, from {', '.join(MODELS)}")
-    parser.add_argument("--epochs", type=int, help="override the recipe's epochs")
+    parser.add_argument("--epochs", type=whole_number(1), help="override the recipe's epochs")
     parser.add_argument("--device", help="cpu, cuda or cuda:N (default: cuda when available)")
     parser.add_argument("--subset", type=int, help="smoke run: N training images (stratified), the first N test images")
     parser.add_argument("--out", default=str(DEFAULT_CHECKPOINT_DIR), help="checkpoint folder (default: checkpoints/)")
@@ -59,25 +62,24 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     try:
         base = load_recipe_file(args.recipe) if args.recipe else DEFAULT_RECIPE
-        if args.epochs:
+        if args.epochs is not None:
             base = base.updated(epochs=args.epochs)
         if args.compile:
             base = base.updated(compile=True)
+        if args.subset is not None:
+            check_subset(args.subset, base.batch_size)  # its lower bound needs no data: refuse before loading any
         ranks, device = distributed.setup(args.device)  # DeviceError (a ValueError) names the devices there are
     except ValueError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     try:
-        data = load_cifar10(args.data, download=args.download, progress=ranks.is_writer and not args.quiet)
-        records = []
-        for name in args.models.split(","):
-            recipe, overrides = recipe_for(name, base)
-            record = train_model(name, data, recipe, args.out, device=device, ranks=ranks, subset=args.subset,
-                                 recipe_overrides=overrides, fresh=args.fresh, progress=not args.quiet,
-                                 precision=args.precision)
-            if record is not None:
-                records.append(record)
-    except (DataError, ResumeMismatch, TrainingDiverged, ValueError) as error:
+        # rank 0 writes the folder: it alone holds it, from before the data is loaded until the end
+        with OutputLock(args.out) if ranks.is_writer else nullcontext() as lock:
+            if lock is not None and lock.taken_over:
+                print(f"note: {args.out} was locked by a run that has ended ({lock.taken_over}); taking it over",
+                      file=sys.stderr)
+            records = train_models(args, base, ranks, device)
+    except (DataError, OutputFolderError, ResumeMismatch, TrainingDiverged, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     finally:
@@ -86,6 +88,20 @@ def main(argv: list[str] | None = None) -> int:
         print(closing_table(records))
         print(json.dumps({"checkpoints": str(Path(args.out).resolve()), "models": [r["model"] for r in records]}))
     return 0
+
+
+def train_models(args: argparse.Namespace, base, ranks, device) -> list[dict]:
+    """Load the data and train each model in turn; the run records (none on ranks > 0)."""
+    data = load_cifar10(args.data, download=args.download, progress=ranks.is_writer and not args.quiet)
+    records = []
+    for name in args.models.split(","):
+        recipe, overrides = recipe_for(name, base)
+        record = train_model(name, data, recipe, args.out, device=device, ranks=ranks, subset=args.subset,
+                             recipe_overrides=overrides, fresh=args.fresh, progress=not args.quiet,
+                             precision=args.precision)
+        if record is not None:
+            records.append(record)
+    return records
 
 
 if __name__ == "__main__":
