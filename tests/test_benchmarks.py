@@ -19,3 +19,11 @@ def test_training_benchmark_runs_and_writes_json(tmp_path):
     default = plain[figures["default_precision"]]
     assert figures["plain_cnn_speedup"] == default["images_per_s"] / figures["seed_pipeline_images_per_s"]
     assert "PlainCNN speed-up" in result.stdout and "bf16 / fp32 images/s" in result.stdout
+
+
+def test_upload_benchmark_measures_a_large_sixteen_bit_png():
+    result = run_script("scripts/benchmark_uploads.py", "--side", "1500")
+    figures = json.loads(result.stdout.splitlines()[-1])
+    assert figures["mode"] == "I;16" and figures["decoded_bytes"] == 1500 * 1500 * 2
+    assert figures["seconds"] > 0 and figures["added_over_decoded"] == figures["added_bytes"] / figures["decoded_bytes"]
+    assert "1500x1500 16-bit PNG" in result.stdout and "prepare_upload added" in result.stdout
