@@ -4,7 +4,9 @@ from torch import nn
 
 from cifar_models import MODELS, build_model
 from cifar_models.augment import model_input
-from cifar_models.models import UnknownModelError, capture_activations, register_model
+from cifar_models.models import UnknownModelError, capture_activations, display_order, model_colour, model_title, \
+    register_model
+from cifar_models.models.registry import UNKNOWN_COLOUR
 from cifar_models.models.dropblock import DeviceDropBlock2D
 
 EXPECTED_PARAMETERS = {"plain_cnn": 2_784_250, "senet": 11_263_042, "inception": 5_595_786}
@@ -15,7 +17,17 @@ def test_registry_names_and_errors():
     with pytest.raises(UnknownModelError, match="unknown model 'resnet'.*inception, plain_cnn, senet"):
         build_model("resnet")
     with pytest.raises(ValueError, match="already registered"):
-        register_model("senet")(lambda: nn.Identity())
+        register_model("senet", title="Another", summary="", order=9, colour="#000000")(lambda: nn.Identity())
+
+
+def test_each_model_has_one_look_in_display_order():
+    assert list(MODELS) == ["plain_cnn", "senet", "inception"]  # the lab's order, not the import order
+    assert [MODELS[name].title for name in MODELS] == ["Plain CNN", "SENet", "Inception"]
+    assert len({spec.colour for spec in MODELS.values()}) == len(MODELS)  # one colour each
+    assert all(spec.summary.endswith(".") for spec in MODELS.values())
+    assert display_order(["old_net", "inception", "senet", "plain_cnn"]) == ["plain_cnn", "senet", "inception",
+                                                                             "old_net"]
+    assert model_title("old_net") == "old_net" and model_colour("old_net") == UNKNOWN_COLOUR
 
 
 @pytest.mark.parametrize("name", sorted(EXPECTED_PARAMETERS))

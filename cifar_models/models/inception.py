@@ -84,7 +84,8 @@ class InceptionNet(CifarNet):
         return self.fc(self.dropout(torch.flatten(self.pool(x), 1)))
 
 
-@register_model("inception")
+@register_model("inception", title="Inception", order=2, colour="#54a24b",
+                summary="GoogLeNet's Inception modules: parallel 1x1, 3x3, double-3x3 and pooling branches.")
 def inception(*, num_classes: int = 10, width: float = 1.0, dropout: float = 0.2) -> InceptionNet:
     """An Inception network for 32x32 images (about 5.6 M parameters at width 1).
 

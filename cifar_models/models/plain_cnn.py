@@ -54,7 +54,8 @@ class PlainCNN(CifarNet):
         return self.head(x)
 
 
-@register_model("plain_cnn")
+@register_model("plain_cnn", title="Plain CNN", order=0, colour="#4c78a8",
+                summary="Five convolution blocks with DropBlock in the first three: the baseline.")
 def plain_cnn(*, num_classes: int = 10, drop_prob: float = 0.3) -> PlainCNN:
     """The seed's plain CNN (2,784,250 parameters) regularised with DropBlock.
 

@@ -1,24 +1,42 @@
-"""One registry of architectures, as torchvision's ``register_model``: a name maps to a builder."""
+"""One registry of architectures, as torchvision's ``register_model``: a name maps to a builder and to how the lab
+shows the model (title, one-line summary, display order, colour), so a new architecture is one decorated function."""
 from __future__ import annotations
 
-from typing import Callable
+from dataclasses import dataclass
+from typing import Callable, Iterable
 
 from torch import nn
 
-MODELS: dict[str, Callable[..., nn.Module]] = {}
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """A registered model: its builder and the one look every chart, table and widget gives it."""
+
+    name: str
+    builder: Callable[..., nn.Module]
+    title: str  # e.g. "SENet"
+    summary: str  # one line: what the architecture is
+    order: int  # where it stands in lists, tables and charts (smaller first)
+    colour: str  # "#rrggbb": its colour on every chart
+
+
+MODELS: dict[str, ModelSpec] = {}  # name -> spec, in display order
+UNKNOWN_COLOUR = "#9d9d9d"  # a record naming a model this code does not register
 
 
 class UnknownModelError(ValueError):
     """A model name that no builder is registered under."""
 
 
-def register_model(name: str) -> Callable:
-    """Register ``builder`` under ``name``; a second builder for the same name is an error."""
+def register_model(name: str, *, title: str, summary: str, order: int, colour: str) -> Callable:
+    """Register the decorated builder under ``name`` with how the lab shows it; a second one for a name is an error."""
 
     def decorate(builder: Callable[..., nn.Module]) -> Callable[..., nn.Module]:
         if name in MODELS:
-            raise ValueError(f"a model named {name!r} is already registered ({MODELS[name].__module__})")
-        MODELS[name] = builder
+            raise ValueError(f"a model named {name!r} is already registered ({MODELS[name].builder.__module__})")
+        specs = [*MODELS.values(), ModelSpec(name, builder, title, summary, order, colour)]
+        MODELS.clear()
+        MODELS.update((spec.name, spec) for spec in sorted(specs, key=lambda spec: (spec.order, spec.name)))
         return builder
 
     return decorate
@@ -27,7 +45,22 @@ def register_model(name: str) -> Callable:
 def build_model(name: str, **options) -> nn.Module:
     """Build the model registered as ``name`` with keyword ``options`` for its builder."""
     try:
-        builder = MODELS[name]
+        spec = MODELS[name]
     except KeyError:
         raise UnknownModelError(f"unknown model {name!r}; known models: {', '.join(sorted(MODELS))}") from None
-    return builder(**options)
+    return spec.builder(**options)
+
+
+def model_title(name: str) -> str:
+    """The registered title, or the name itself for a model this code does not know."""
+    return MODELS[name].title if name in MODELS else name
+
+
+def model_colour(name: str) -> str:
+    return MODELS[name].colour if name in MODELS else UNKNOWN_COLOUR
+
+
+def display_order(names: Iterable[str]) -> list[str]:
+    """``names`` in the registry's display order, then any unregistered ones alphabetically."""
+    rank = {name: position for position, name in enumerate(MODELS)}
+    return sorted(names, key=lambda name: (rank.get(name, len(rank)), name))

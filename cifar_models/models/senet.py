@@ -80,7 +80,8 @@ class SENet(CifarNet):
         return self.fc(torch.flatten(self.pool(x), 1))
 
 
-@register_model("senet")
+@register_model("senet", title="SENet", order=1, colour="#f58518",
+                summary="SE-ResNet-18: every residual block re-weights its channels with a squeeze-and-excitation gate.")
 def senet(*, num_classes: int = 10, width: int = 64, blocks: tuple[int, ...] = (2, 2, 2, 2),
           reduction: int = 16) -> SENet:
     """SE-ResNet-18 for 32x32 images (about 11.3 M parameters at width 64).
