@@ -22,7 +22,8 @@ from torch import nn
 from torchvision.transforms.functional import gaussian_blur
 
 from .augment import denormalize, model_input, normalize, to_uint8_images
-from .explain import ColourScale, colour_scale, deepest_block
+from .explain import deepest_block
+from .images import ColourScale, colour_scale
 from .models.base import CifarNet, evaluating
 
 METHODS = {
@@ -37,7 +38,6 @@ BASELINES = {
     "mean": "dataset mean colour",
     "blurred": "blurred copy of the image",
 }
-OVERLAY_COLOURS = "inferno"
 
 
 class AttributionError(RuntimeError):
@@ -175,22 +175,6 @@ def _grad_cam(model: CifarNet, inputs: torch.Tensor, target: int, layer_name: st
                                f"runs once")
     upsampled = LayerAttribution.interpolate(cam, tuple(inputs.shape[-2:]), interpolate_mode="bilinear")
     return upsampled[0, 0].detach().float().cpu().numpy()
-
-
-# ----------------------------------------------------------------------------------------------------------------
-# Showing a heat map
-
-
-def overlay(image: np.ndarray, heatmap: np.ndarray, opacity: float) -> np.ndarray:
-    """The heat map's positive evidence drawn over the (de-normalised, uint8) image.
-
-    Each pixel's opacity grows with its evidence, so regions the map ignores keep the image's own colours.
-    """
-    positive = np.clip(heatmap, 0, None)
-    strength = positive / max(float(positive.max()), 1e-12)
-    colours = ColourScale(0.0, 1.0, diverging=False).colourise(strength, OVERLAY_COLOURS).astype(np.float32)
-    alpha = (opacity * strength)[..., None]
-    return ((1 - alpha) * image.astype(np.float32) + alpha * colours).round().astype(np.uint8)
 
 
 # ----------------------------------------------------------------------------------------------------------------

@@ -13,13 +13,11 @@ from typing import Iterable
 import numpy as np
 import pandas as pd
 import torch
-from matplotlib import colormaps
 from torch import nn
 
 from .augment import model_input
+from .images import ColourScale, colour_scale, enlarge_to
 from .models.base import CifarNet, InspectableLayer, capture_activations, evaluating
-from .reports import enlarge
-
 
 
 def flush_denormals() -> None:
@@ -32,46 +30,8 @@ def flush_denormals() -> None:
     """
     torch.set_flush_denormal(True)
 
+
 SCALE_SCOPES = {"map": "per map", "layer": "per layer", "models": "across models"}
-# Sequential maps for values of one sign, a diverging one (red positive, blue negative, white zero) for signed values.
-SEQUENTIAL_COLOURS = "viridis"
-DIVERGING_COLOURS = "RdBu_r"
-
-
-@dataclass(frozen=True)
-class ColourScale:
-    """How values map to colours: ``low`` and ``high`` are the ends; a diverging scale is symmetric around zero."""
-
-    low: float
-    high: float
-    diverging: bool
-
-    def colourise(self, values: np.ndarray, sequential: str = SEQUENTIAL_COLOURS) -> np.ndarray:
-        """``values`` (H, W) to uint8 RGB (H, W, 3)."""
-        span = max(self.high - self.low, 1e-12)  # a constant map gets the scale's low colour, not a division by zero
-        fraction = np.clip((np.asarray(values, dtype=np.float64) - self.low) / span, 0, 1)
-        colour_map = colormaps[DIVERGING_COLOURS if self.diverging else sequential]
-        return (colour_map(fraction)[..., :3] * 255).round().astype(np.uint8)
-
-    def describe(self) -> str:
-        kind = "diverging, white at 0" if self.diverging else "sequential"
-        return f"{self.low:.3g} to {self.high:.3g} ({kind})"
-
-
-def colour_scale(values: np.ndarray | Iterable[np.ndarray]) -> ColourScale:
-    """The scale that fits all of ``values``: diverging and symmetric when they hold both signs."""
-    arrays = [np.asarray(values)] if isinstance(values, np.ndarray) else [np.asarray(v) for v in values]
-    low = min(float(a.min()) for a in arrays)
-    high = max(float(a.max()) for a in arrays)
-    if low < 0 < high:
-        extent = max(-low, high)
-        return ColourScale(-extent, extent, diverging=True)
-    return ColourScale(low, high, diverging=False)
-
-
-def enlarge_to(image: np.ndarray, pixels: int) -> np.ndarray:
-    """Nearest-neighbour upscaling to about ``pixels`` wide, so a 4x4 map shows as crisp squares, not a blur."""
-    return enlarge(image, max(pixels // image.shape[1], 1))
 
 
 # ----------------------------------------------------------------------------------------------------------------

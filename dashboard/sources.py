@@ -14,13 +14,13 @@ import pandas as pd
 import streamlit as st
 from torch import nn
 
-from cifar_models import reports
 from cifar_models.checkpoint import (RECORD_FILE, WEIGHTS_FILE, CheckpointError, LoadedCheckpoint, find_checkpoints,
                                      load_checkpoint, read_record)
 from cifar_models.data import CIFAR10, find_source, load_cifar10
 from cifar_models.explain import class_average_gates
 from cifar_models.uploads import PreparedImage, prepare_upload
 from dashboard.settings import checkpoint_root, data_location, train_command
+from dashboard.views import augmentation, dataset
 
 # ----------------------------------------------------------------------------------------------------------------
 # Data
@@ -43,7 +43,7 @@ def load_data() -> CIFAR10 | None:
 
 @st.cache_data(show_spinner="Computing per-channel statistics…")
 def _channel_statistics(_data: CIFAR10, fingerprint: str, split: str) -> pd.DataFrame:
-    return reports.channel_statistics(getattr(_data, split).images)
+    return dataset.channel_statistics(getattr(_data, split).images)
 
 
 def channel_statistics(data: CIFAR10, split: str) -> pd.DataFrame:
@@ -53,9 +53,9 @@ def channel_statistics(data: CIFAR10, split: str) -> pd.DataFrame:
 
 @st.cache_data(show_spinner=False, max_entries=64)
 def augmentation_preview(images: np.ndarray, labels: np.ndarray, params: dict, draws: int,
-                         seed: int) -> list[reports.AugmentedDraw]:
+                         seed: int) -> list[augmentation.AugmentedDraw]:
     """The augmented draws of a preview, kept so that coming back to a page with the same settings costs nothing."""
-    return reports.augmentation_preview(images, labels, params, draws, seed)
+    return augmentation.augmentation_preview(images, labels, params, draws, seed)
 
 
 # ----------------------------------------------------------------------------------------------------------------

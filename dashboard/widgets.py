@@ -7,9 +7,9 @@ from dataclasses import dataclass
 import numpy as np
 import streamlit as st
 
-from cifar_models import reports
 from cifar_models.checkpoint import RECORD_FILE
 from cifar_models.data import CIFAR10, GET_DATA_COMMAND, DataError, download_cifar10, missing_data_message
+from cifar_models.images import enlarge
 from cifar_models.uploads import UPLOAD_EXTENSIONS, UploadError
 from dashboard import sources
 from dashboard.settings import data_argument, data_location, train_command
@@ -148,7 +148,7 @@ def choose_image(page_key: str) -> ChosenImage | None:
 def show_chosen_image(chosen: ChosenImage, scale: int):
     """The chosen image enlarged, with what was done to an upload beside it; returns that column for more facts."""
     picture, facts = st.columns([1, 3])
-    picture.image(reports.enlarge(chosen.pixels, scale), caption=chosen.title, width=scale * 32)
+    picture.image(enlarge(chosen.pixels, scale), caption=chosen.title, width=scale * 32)
     for note in chosen.notes:
         facts.caption(note)
     return facts

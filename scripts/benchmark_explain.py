@@ -23,12 +23,12 @@ from typing import Callable
 
 import torch
 
-from cifar_models import MODELS, build_model, reports
+from cifar_models import MODELS, build_model
 from cifar_models.attribution import AttributionOptions, explain_image, explainable_copy
-from cifar_models.explain import flush_denormals
 from cifar_models.checkpoint import DEFAULT_CHECKPOINT_DIR, find_checkpoints, load_checkpoint
 from cifar_models.data import DataError, load_cifar10
 from cifar_models.explain import deepest_block, feature_maps, map_tiles, top_channels
+from cifar_models.explain import flush_denormals
 
 FEATURE_MAPS_TARGET_S = 0.3
 PANEL_TARGET_S = 3.0
@@ -73,7 +73,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     image = data.test.images[args.image]
     found = find_checkpoints(args.checkpoints)
-    names = list(reports.ordered(dict.fromkeys(MODELS)))  # the lab's usual order
+    names = list(MODELS)  # the registry's display order
     models = {name: load_checkpoint(found[name]).model if name in found else build_model(name).eval()
               for name in names}
     untrained = [name for name in names if name not in found]

@@ -4,9 +4,9 @@ from pathlib import Path
 import pyarrow as pa
 from streamlit.testing.v1 import AppTest
 
-from cifar_models import reports
 from cifar_models.checkpoint import find_checkpoints, read_record
 from dashboard import navigation, settings
+from dashboard.views.common import ordered
 
 DASHBOARD = Path(__file__).resolve().parents[1] / "dashboard"
 
@@ -47,7 +47,7 @@ def page_text(app: AppTest) -> str:
 
 
 def records_of(checkpoints: Path) -> dict:
-    return reports.ordered({name: read_record(folder) for name, folder in find_checkpoints(checkpoints).items()})
+    return ordered({name: read_record(folder) for name, folder in find_checkpoints(checkpoints).items()})
 
 
 def chart_frames(app: AppTest) -> list:

@@ -8,10 +8,11 @@ from torch import nn
 
 from cifar_models.attribution import (BASELINES, METHODS, AttributionError, AttributionOptions, attribute,
                                       baseline_for, class_probabilities, default_grad_cam_layer, denormalised_image,
-                                      explain_image, explainable_copy, faithfulness, overlay, random_pixel_masks,
-                                      score_drops, top_pixels_mask)
+                                      explain_image, explainable_copy, faithfulness, random_pixel_masks, score_drops,
+                                      top_pixels_mask)
 from cifar_models.augment import model_input
 from cifar_models.checkpoint import load_checkpoint
+from cifar_models.images import overlay
 
 PATCH = 8
 

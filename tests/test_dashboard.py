@@ -7,8 +7,11 @@ import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from cifar_models import reports
 from cifar_models.checkpoint import RECORD_FILE, find_checkpoints, read_record, write_json
+from dashboard.views import compare
+from dashboard.views.common import format_percent
+from dashboard.views.home import model_card
+from dashboard.views.verdict import senet_verdict
 
 from apptest_helpers import (HOME, NEED_DATA, NEED_NO_CHECKPOINTS, PAGES, assert_rendered, chart_frames,  # noqa: F401
                              loading, page_text, records_of, sidebar_note)
@@ -51,13 +54,13 @@ def test_without_data_the_data_pages_offer_the_download_and_the_others_keep_work
 def test_home_cards_show_the_records(open_app, trained_checkpoints):
     app = open_app(HOME, trained_checkpoints)
     records = records_of(trained_checkpoints)
-    assert [metric.value for metric in app.metric] == [reports.format_percent(r["test"]["accuracy"])
+    assert [metric.value for metric in app.metric] == [format_percent(r["test"]["accuracy"])
                                                       for r in records.values()]
     text = page_text(app)
     for record in records.values():
-        card = reports.model_card(record)
+        card = model_card(record)
         assert f"**parameters**: {card['parameters']}" in text and f"**training time**: {card['training time']}" in text
-    assert reports.senet_verdict(records).text in text
+    assert senet_verdict(records).text in text
 
 
 def test_compare_shows_the_numbers_of_the_records(open_app, trained_checkpoints):
@@ -71,8 +74,8 @@ def test_compare_shows_the_numbers_of_the_records(open_app, trained_checkpoints)
         assert costs.loc[name, "test accuracy"] == pytest.approx(record["test"]["accuracy"])
         assert costs.loc[name, "TTA accuracy"] == pytest.approx(record["test"]["accuracy_tta"])
         assert costs.loc[name, "latency ms"] == pytest.approx(record["test"]["latency_ms"])
-    assert reports.format_percent(records["senet"]["test"]["accuracy"]) in page_text(app)
-    assert reports.senet_verdict(records).text in page_text(app)
+    assert format_percent(records["senet"]["test"]["accuracy"]) in page_text(app)
+    assert senet_verdict(records).text in page_text(app)
 
     frames = chart_frames(app)
     curves = frames[0]  # the loss chart's data: the history, raw and smoothed
@@ -86,7 +89,7 @@ def test_compare_shows_the_numbers_of_the_records(open_app, trained_checkpoints)
     recipes = app.dataframe[1].value
     assert recipes.loc["lr", "senet"] == json.dumps(records["senet"]["recipe"]["lr"])
     app.toggle(key=state.widget_key("compare_differences")).set_value(True).run()
-    differing = reports.recipe_table(records, differences_only=True)
+    differing = compare.recipe_table(records, differences_only=True)
     if differing.empty:
         assert len(app.dataframe) == 1 and "The recipes are identical." in page_text(app)
     else:

@@ -7,9 +7,10 @@ import torch
 
 from cifar_models.augment import model_input
 from cifar_models.checkpoint import load_checkpoint, read_record
-from cifar_models.explain import (ColourScale, branch_shares, class_probability_table, colour_scale, comparable_depths,
-                                  excitation_gates, feature_maps, filter_images, first_convolution, gate_comparison,
-                                  map_tiles, misclassified, top_channels)
+from cifar_models.explain import (branch_shares, class_probability_table, comparable_depths, excitation_gates,
+                                  feature_maps, filter_images, first_convolution, gate_comparison, map_tiles,
+                                  misclassified, top_channels)
+from cifar_models.images import ColourScale, colour_scale
 from cifar_models.models.plain_cnn import ConvBlock
 
 

@@ -1,4 +1,4 @@
-"""The dashboard's computations (cifar_models.reports), without Streamlit: smoothing, tables, verdict, data statistics,
+"""The dashboard's views (dashboard/views/), without Streamlit: smoothing, tables, verdict, data statistics,
 augmentation previews and the exported recipe."""
 import json
 import math
@@ -7,10 +7,14 @@ import numpy as np
 import pytest
 import torch
 
-from cifar_models import reports
 from cifar_models.augment import AugmentPipeline, to_float_batch, to_uint8_images
 from cifar_models.data import CLASSES
+from cifar_models.images import enlarge
 from cifar_models.recipe import DEFAULT_RECIPE, load_recipe_file
+from dashboard.views import augmentation, compare, dataset
+from dashboard.views.common import format_count, format_seconds
+from dashboard.views.home import model_card
+from dashboard.views.verdict import noise_band, senet_verdict
 
 
 def tensorboard_smoothing(values, weight):
@@ -30,22 +34,22 @@ def tensorboard_smoothing(values, weight):
 def test_debiased_ema_matches_tensorboard_and_starts_at_the_first_value():
     values = np.random.default_rng(0).normal(2.0, 0.5, 40)
     for weight in (0.0, 0.3, 0.6, 0.95):
-        smoothed = reports.debiased_ema(values, weight)
+        smoothed = compare.debiased_ema(values, weight)
         np.testing.assert_allclose(smoothed, tensorboard_smoothing(values, weight), rtol=1e-12)
         assert smoothed[0] == pytest.approx(values[0])  # no pull towards zero: that is the debiasing
-    np.testing.assert_array_equal(reports.debiased_ema(values, 0.0), values)
-    np.testing.assert_allclose(reports.debiased_ema([3.0] * 10, 0.9), 3.0)  # a constant stays constant
+    np.testing.assert_array_equal(compare.debiased_ema(values, 0.0), values)
+    np.testing.assert_allclose(compare.debiased_ema([3.0] * 10, 0.9), 3.0)  # a constant stays constant
     # heavier smoothing leaves less of the noise
-    assert np.std(np.diff(reports.debiased_ema(values, 0.9))) < np.std(np.diff(values))
+    assert np.std(np.diff(compare.debiased_ema(values, 0.9))) < np.std(np.diff(values))
 
 
 def test_debiased_ema_passes_gaps_through_and_refuses_bad_weights():
-    smoothed = reports.debiased_ema([1.0, float("nan"), 3.0], 0.5)
+    smoothed = compare.debiased_ema([1.0, float("nan"), 3.0], 0.5)
     assert smoothed[0] == 1.0 and math.isnan(smoothed[1])
     assert smoothed[2] == pytest.approx((0.5 * 0.5 * 1 + 0.5 * 3) / (1 - 0.25))
     for weight in (-0.1, 1.0):
         with pytest.raises(ValueError, match="smoothing weight"):
-            reports.debiased_ema([1.0], weight)
+            compare.debiased_ema([1.0], weight)
 
 
 def run_record(name, accuracy, *, n=10_000, macs=1e8, seconds=100.0, epochs=3, recipe=None, tta=None):
@@ -73,55 +77,55 @@ def three(senet, plain=0.90, inception=0.91, **options):
 
 
 def test_verdict_reads_the_records():
-    by_far = reports.senet_verdict(three(senet=0.95))
+    by_far = senet_verdict(three(senet=0.95))
     assert by_far.answer == "yes"
     assert "95.00%" in by_far.text and "Inception 91.00%" in by_far.text and "4.00 points" in by_far.text
     assert "1.5× Inception's multiply-accumulates" in by_far.text and "1.5× its training time" in by_far.text
 
-    close = reports.senet_verdict(three(senet=0.925))
+    close = senet_verdict(three(senet=0.925))
     assert close.answer == "no" and close.text.startswith("Best, but not by far") and "1.50 points" in close.text
 
-    tie = reports.senet_verdict(three(senet=0.95, plain=0.90, inception=0.949, n=500))
+    tie = senet_verdict(three(senet=0.95, plain=0.90, inception=0.949, n=500))
     assert tie.answer == "no" and "tie" in tie.text and "500 test images" in tie.text
 
-    behind = reports.senet_verdict(three(senet=0.89))
+    behind = senet_verdict(three(senet=0.89))
     assert behind.answer == "no" and behind.text.startswith("No. Inception is the most accurate")
     assert "trails by 2.00 points" in behind.text
 
 
 def test_verdict_cannot_say_without_senet_or_a_rival_and_warns_about_unequal_runs():
     records = three(senet=0.95)
-    assert reports.senet_verdict({k: v for k, v in records.items() if k != "senet"}).answer == "cannot say"
-    assert reports.senet_verdict({"senet": records["senet"]}).answer == "cannot say"
+    assert senet_verdict({k: v for k, v in records.items() if k != "senet"}).answer == "cannot say"
+    assert senet_verdict({"senet": records["senet"]}).answer == "cannot say"
     records["plain_cnn"] = run_record("plain_cnn", 0.90, epochs=5)
-    assert "differ in epochs" in reports.senet_verdict(records).text
-    assert "Caution" not in reports.senet_verdict(three(senet=0.95)).text
+    assert "differ in epochs" in senet_verdict(records).text
+    assert "Caution" not in senet_verdict(three(senet=0.95)).text
     smoke = three(senet=0.95)
     for record in smoke.values():
         record["data"]["subset"] = 2000
-    assert reports.senet_verdict(smoke).text.endswith("smoke runs on 2,000 training images, which say little about "
+    assert senet_verdict(smoke).text.endswith("smoke runs on 2,000 training images, which say little about "
                                                       "the full recipe.")
 
 
 def test_noise_band_shrinks_with_more_test_images():
-    assert reports.noise_band(0.9, 0.9, 10_000) < reports.noise_band(0.9, 0.9, 1_000)
-    assert reports.noise_band(0.9, 0.9, 10_000) == pytest.approx(1.96 * math.sqrt(2 * 0.09 / 10_000))
+    assert noise_band(0.9, 0.9, 10_000) < noise_band(0.9, 0.9, 1_000)
+    assert noise_band(0.9, 0.9, 10_000) == pytest.approx(1.96 * math.sqrt(2 * 0.09 / 10_000))
 
 
 def test_tables_carry_the_record_values():
     records = three(senet=0.95)
-    costs = reports.cost_table(records)
+    costs = compare.cost_table(records)
     assert list(costs.index) == ["plain_cnn", "senet", "inception"]
     assert costs.loc["senet", "MACs per image"] == 5.5e8 and costs.loc["senet", "training seconds"] == 300
     assert costs.loc["senet", "TTA accuracy"] == pytest.approx(0.954)
     assert costs.loc["senet", "training images/s"] == 1001.0  # median over epochs
-    tta = reports.tta_accuracies(records)
+    tta = compare.tta_accuracies(records)
     assert set(tta["evaluation"]) == {"single view", "with TTA"} and len(tta) == 6
-    per_class = reports.per_class_accuracy(records)
+    per_class = compare.per_class_accuracy(records)
     assert len(per_class) == 30 and set(per_class["class"]) == set(CLASSES)
-    bins = reports.reliability(records)
+    bins = compare.reliability(records)
     assert len(bins) == 3  # the empty bins are left out
-    curves = reports.learning_curves(records, 0.5)
+    curves = compare.learning_curves(records, 0.5)
     assert len(curves) == 3 * 4 * 3  # models x (loss, accuracy) x (train, validation) x epochs
     senet_val = curves.query("model == 'senet' and metric == 'accuracy' and split == 'validation'")
     assert list(senet_val["raw"]) == pytest.approx([0.25, 0.35, 0.45])
@@ -129,11 +133,11 @@ def test_tables_carry_the_record_values():
 
 def test_confusion_rows_are_fractions_of_the_true_class():
     counts = np.array([[8, 2, 0], [1, 1, 2], [0, 0, 0]])
-    fractions = reports.normalized_confusion(counts)
+    fractions = compare.normalized_confusion(counts)
     np.testing.assert_allclose(fractions[0], [0.8, 0.2, 0.0])
     np.testing.assert_allclose(fractions[1], [0.25, 0.25, 0.5])
     np.testing.assert_array_equal(fractions[2], 0)  # a class with no test images: zeros, not NaN
-    frame = reports.confusion_frames(three(senet=0.95))
+    frame = compare.confusion_frames(three(senet=0.95))
     sums = frame.groupby(["model", "true"])["fraction"].sum()
     np.testing.assert_allclose(sums, 1.0)
 
@@ -141,31 +145,31 @@ def test_confusion_rows_are_fractions_of_the_true_class():
 def test_recipe_table_shows_differences_only_when_asked():
     records = three(senet=0.95)
     records["senet"]["recipe"] = DEFAULT_RECIPE.updated(lr=0.1, augment={"cutout_size": 0}).to_dict()
-    full = reports.recipe_table(records)
+    full = compare.recipe_table(records)
     assert "augment.cutout_size" in full.index and "epochs" in full.index
-    differences = reports.recipe_table(records, differences_only=True)
+    differences = compare.recipe_table(records, differences_only=True)
     assert set(differences.index) == {"lr", "augment.cutout_size", "epochs"}  # epochs: 3 against the default
     assert differences.loc["lr", "senet"] == "0.1" and differences.loc["lr", "plain_cnn"] == "0.2"
-    assert reports.recipe_table(three(senet=0.95), differences_only=True).empty
+    assert compare.recipe_table(three(senet=0.95), differences_only=True).empty
 
 
 def test_model_card_and_formats():
-    card = reports.model_card(run_record("senet", 0.9312, seconds=754, macs=555_509_760))
+    card = model_card(run_record("senet", 0.9312, seconds=754, macs=555_509_760))
     assert card == {"test accuracy": "93.12%", "parameters": "1.00 M", "multiply-accumulates": "555.5 M per image",
                     "training time": "12 min 34 s for 3 epochs", "device": "cpu"}
-    assert reports.format_count(2_784_250) == "2.78 M" and reports.format_count(float("nan")) == "—"
-    assert reports.format_seconds(7300) == "2 h 01 min" and reports.format_seconds(4.25) == "4.2 s"
+    assert format_count(2_784_250) == "2.78 M" and format_count(float("nan")) == "—"
+    assert format_seconds(7300) == "2 h 01 min" and format_seconds(4.25) == "4.2 s"
 
 
 def test_data_statistics_on_the_real_data(cifar):
-    sizes = reports.split_sizes(cifar)
+    sizes = dataset.split_sizes(cifar)
     assert sizes == {"train": len(cifar.train), "validation": len(cifar.val), "test": len(cifar.test)}
-    counts = reports.class_distribution(cifar)
+    counts = dataset.class_distribution(cifar)
     assert counts.groupby("split")["count"].sum().to_dict() == sizes
     assert (counts.query("split == 'validation'")["count"] == 500).all()
 
     images = cifar.train.images[:3000]
-    statistics = reports.channel_statistics(images, chunk=700)  # several chunks and a ragged last one
+    statistics = dataset.channel_statistics(images, chunk=700)  # several chunks and a ragged last one
     pixels = images.reshape(-1, 3).astype(np.float64) / 255
     np.testing.assert_allclose(statistics["mean"], pixels.mean(axis=0), rtol=1e-10)
     np.testing.assert_allclose(statistics["std"], pixels.std(axis=0), rtol=1e-8)
@@ -174,31 +178,31 @@ def test_data_statistics_on_the_real_data(cifar):
 
 def test_sample_order_and_pages(cifar):
     labels = cifar.test.labels
-    cats = reports.sample_order(labels, CLASSES.index("cat"), seed=3)
+    cats = dataset.sample_order(labels, CLASSES.index("cat"), seed=3)
     assert len(cats) == (labels == 3).sum() and (labels[cats] == 3).all()
-    np.testing.assert_array_equal(cats, reports.sample_order(labels, 3, seed=3))
-    assert not np.array_equal(cats, reports.sample_order(labels, 3, seed=4))
-    assert sorted(reports.sample_order(labels, None, 0)) == list(range(len(labels)))
-    assert reports.page_count(1000, 40) == 25 and reports.page_count(0, 40) == 1
-    np.testing.assert_array_equal(reports.page_of(cats, 25, 40), cats[960:1000])
+    np.testing.assert_array_equal(cats, dataset.sample_order(labels, 3, seed=3))
+    assert not np.array_equal(cats, dataset.sample_order(labels, 3, seed=4))
+    assert sorted(dataset.sample_order(labels, None, 0)) == list(range(len(labels)))
+    assert dataset.page_count(1000, 40) == 25 and dataset.page_count(0, 40) == 1
+    np.testing.assert_array_equal(dataset.page_of(cats, 25, 40), cats[960:1000])
     image = cifar.test.images[0]
-    big = reports.enlarge(image, 4)
+    big = enlarge(image, 4)
     assert big.shape == (128, 128, 3) and (big[4:8, 8:12] == image[1, 2]).all()
 
 
 def test_random_batch_and_typed_indices():
-    batch = reports.random_batch(45_000, 6, seed=1)
-    assert len(set(batch)) == 6 and list(batch) == list(reports.random_batch(45_000, 6, seed=1))
-    assert reports.parse_indices("3, 17 42,3", 100) == [3, 17, 42]
+    batch = augmentation.random_batch(45_000, 6, seed=1)
+    assert len(set(batch)) == 6 and list(batch) == list(augmentation.random_batch(45_000, 6, seed=1))
+    assert augmentation.parse_indices("3, 17 42,3", 100) == [3, 17, 42]
     for text, message in (("", "at least one"), ("3, x", "whole numbers"), ("5, 100", "between 0 and 99")):
         with pytest.raises(ValueError, match=message):
-            reports.parse_indices(text, 100)
+            augmentation.parse_indices(text, 100)
 
 
 def test_augmentation_preview_is_the_training_pipeline(cifar):
     images, labels = cifar.train.images[:4], cifar.train.labels[:4]
     params = {"crop_padding": 4, "flip_p": 0.5, "cutout_size": 8, "rotate_degrees": 10.0}
-    previews = reports.augmentation_preview(images, labels, params, draws=3, seed=7)
+    previews = augmentation.augmentation_preview(images, labels, params, draws=3, seed=7)
     assert len(previews) == 3 and all(p.images.shape == images.shape for p in previews)
     # the same seed drives AugmentPipeline directly to the same pixels: the preview is the training code
     generator = torch.Generator().manual_seed(7)
@@ -207,25 +211,25 @@ def test_augmentation_preview_is_the_training_pipeline(cifar):
         direct = pipeline(to_float_batch(images), torch.as_tensor(labels), generator=generator)
         np.testing.assert_array_equal(preview.images, to_uint8_images(direct.images))
     assert not np.array_equal(previews[0].images, previews[1].images)  # each draw is new
-    again = reports.augmentation_preview(images, labels, params, draws=3, seed=7)
+    again = augmentation.augmentation_preview(images, labels, params, draws=3, seed=7)
     assert all(np.array_equal(a.images, b.images) for a, b in zip(previews, again))
     # captions name the values drawn, for the steps that are on only
     caption = previews[0].captions[0]
     assert "crop shift (" in caption and "rotate" in caption and "cutout centre (" in caption
     assert "jitter" not in caption and "mix" not in caption
-    mixed = reports.augmentation_preview(images, labels, {"mix": "mixup", "crop_padding": 0, "flip_p": 0.0}, 1, 0)
+    mixed = augmentation.augmentation_preview(images, labels, {"mix": "mixup", "crop_padding": 0, "flip_p": 0.0}, 1, 0)
     assert mixed[0].captions[0].startswith("mix λ=")
-    assert reports.augmentation_preview(images, labels, {"crop_padding": 0, "flip_p": 0.0}, 1, 0)[0].captions == \
+    assert augmentation.augmentation_preview(images, labels, {"crop_padding": 0, "flip_p": 0.0}, 1, 0)[0].captions == \
         ["unchanged"] * 4
 
 
 def test_sliders_start_at_the_default_recipe_and_the_recipe_exports_for_training(tmp_path):
-    assert reports.slider_spec("cutout_size") == {"min_value": 0, "max_value": 32, "default": 8, "step": 1,
+    assert augmentation.slider_spec("cutout_size") == {"min_value": 0, "max_value": 32, "default": 8, "step": 1,
                                                   "help": "side of the grey square cut out (0: off)"}
-    assert reports.slider_spec("flip_p")["step"] == 0.05 and isinstance(reports.slider_spec("flip_p")["default"],
+    assert augmentation.slider_spec("flip_p")["step"] == 0.05 and isinstance(augmentation.slider_spec("flip_p")["default"],
                                                                        float)
-    augment = {**reports.default_augmentation(), "rotate_degrees": 12.0, "mix": "cutmix", "mix_alpha": 0.5}
-    recipe = reports.training_recipe(augment)
+    augment = {**augmentation.default_augmentation(), "rotate_degrees": 12.0, "mix": "cutmix", "mix_alpha": 0.5}
+    recipe = augmentation.training_recipe(augment)
     assert recipe["augment"] == augment and recipe["epochs"] == DEFAULT_RECIPE.epochs
     path = tmp_path / "recipe.json"
     path.write_text(json.dumps(recipe, indent=2))

@@ -4,9 +4,12 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
-from dashboard import sources, state, widgets
-from cifar_models import attribution, explain, reports
+from cifar_models import attribution, explain, images
 from cifar_models.checkpoint import CheckpointError
+from cifar_models.images import enlarge
+from cifar_models.models import model_title
+from dashboard import sources, state, widgets
+from dashboard.views.common import ordered
 
 IMAGE_SCALE = 6
 MAP_SCALE = 4
@@ -17,7 +20,7 @@ EXPLAIN_REQUESTED = "attribution_explain_requested"
 
 st.title("Attribution")
 runs = widgets.require_records()
-names = list(reports.ordered(runs.records))
+names = list(ordered(runs.records))
 classes = runs.records[names[0]]["classes"]
 chosen = widgets.choose_image("attribution")
 try:
@@ -64,20 +67,20 @@ result = stored[1]
 
 st.subheader("Class probabilities")
 probabilities = explain.class_probability_table({name: r.probabilities for name, r in result.items()}, classes)
-probabilities["model"] = probabilities["model"].map(reports.model_title)
+probabilities["model"] = probabilities["model"].map(model_title)
 st.altair_chart(alt.Chart(probabilities).mark_bar().encode(
     x=alt.X("class:N", sort=classes, title=None),
-    xOffset=alt.XOffset("model:N", sort=[reports.model_title(n) for n in names]),
+    xOffset=alt.XOffset("model:N", sort=[model_title(n) for n in names]),
     y=alt.Y("probability:Q", scale=alt.Scale(domain=[0, 1]), axis=alt.Axis(format="%")),
-    color=alt.Color("model:N", sort=[reports.model_title(n) for n in names], title=None),
+    color=alt.Color("model:N", sort=[model_title(n) for n in names], title=None),
     tooltip=["model", "class", alt.Tooltip("probability:Q", format=".1%")],
 ).properties(height=220), width="stretch")
-facts.markdown("**Explained class** " + " · ".join(f"{reports.model_title(n)}: {classes[r.target]}"
+facts.markdown("**Explained class** " + " · ".join(f"{model_title(n)}: {classes[r.target]}"
                                                    for n, r in result.items()))
 
 st.subheader("Which map to trust")
 faithfulness = pd.DataFrame([
-    {"model": reports.model_title(name), "method": attribution.METHODS[method], "top-pixel drop": f.top_drop,
+    {"model": model_title(name), "method": attribution.METHODS[method], "top-pixel drop": f.top_drop,
      "random drop": f.random_drop, "faithfulness": f.score}
     for name, r in result.items() for method, f in r.faithfulness.items()])
 first = next(iter(result.values())).faithfulness[methods[0]]
@@ -93,10 +96,10 @@ for method in methods:
     for column, (name, explanation) in zip(st.columns(len(result)), result.items()):
         found = explanation.attributions[method]
         scale = found.colour_scale()
-        column.markdown(f"**{reports.model_title(name)}** · {classes[explanation.target]}")
-        overlaid = attribution.overlay(attribution.denormalised_image(chosen.pixels), found.heatmap, opacity)
-        column.image([reports.enlarge(overlaid, MAP_SCALE),
-                      reports.enlarge(scale.colourise(found.heatmap, attribution.OVERLAY_COLOURS), MAP_SCALE)],
+        column.markdown(f"**{model_title(name)}** · {classes[explanation.target]}")
+        overlaid = images.overlay(attribution.denormalised_image(chosen.pixels), found.heatmap, opacity)
+        column.image([enlarge(overlaid, MAP_SCALE),
+                      enlarge(scale.colourise(found.heatmap, images.OVERLAY_COLOURS), MAP_SCALE)],
                      caption=["overlay", "heat map"], width=MAP_SCALE * 32)
         details = [f"faithfulness {explanation.faithfulness[method].score:+.1%}", f"{found.seconds:.2f} s",
                    f"scale {scale.describe()}"]

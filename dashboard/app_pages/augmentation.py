@@ -3,9 +3,10 @@ import json
 
 import streamlit as st
 
-from dashboard import sources, state, widgets
-from cifar_models import reports
 from cifar_models.augment import PARAMETERS
+from cifar_models.images import enlarge
+from dashboard import sources, state, widgets
+from dashboard.views import augmentation
 
 MIX_MODES = ["none", "mixup", "cutmix"]
 SCALE = 5  # 32 px images drawn at 160 px, each pixel a crisp square
@@ -39,11 +40,11 @@ with st.sidebar:
     if source == RANDOM_BATCH:
         count = st.slider("Images", min_value=2, max_value=8, **state.kept("augment_count", 4))
         batch_seed = st.number_input("Batch seed", min_value=0, step=1, **state.kept("augment_batch_seed", 0))
-        indices = reports.random_batch(len(split), count, int(batch_seed))
+        indices = augmentation.random_batch(len(split), count, int(batch_seed))
     else:
         typed = st.text_input(f"Indices (0–{len(split) - 1:,})", **state.kept("augment_indices", "0, 1, 2, 3"))
         try:
-            indices = reports.parse_indices(typed, len(split))
+            indices = augmentation.parse_indices(typed, len(split))
         except ValueError as error:
             st.error(str(error))
             st.stop()
@@ -53,10 +54,10 @@ with st.sidebar:
     for name in PARAMETERS:
         if name == "mix":
             params[name] = st.selectbox(LABELS.get(name, name), MIX_MODES, help=PARAMETERS[name][3],
-                                        **state.kept(f"augment_{name}", reports.default_augmentation()[name],
+                                        **state.kept(f"augment_{name}", augmentation.default_augmentation()[name],
                                                        MIX_MODES))
             continue
-        spec = reports.slider_spec(name)
+        spec = augmentation.slider_spec(name)
         params[name] = st.slider(LABELS.get(name, name), min_value=spec["min_value"], max_value=spec["max_value"],
                                  step=spec["step"], help=spec["help"],
                                  **state.kept(f"augment_{name}", spec["default"]))
@@ -73,13 +74,13 @@ previews = sources.augmentation_preview(split.images[indices], split.labels[indi
                                         int(draw_seed))
 for row, index in enumerate(indices):
     columns = st.columns(1 + len(previews))
-    columns[0].image(reports.enlarge(split.images[index], SCALE), width=32 * SCALE,
+    columns[0].image(enlarge(split.images[index], SCALE), width=32 * SCALE,
                      caption=f"image {row}: #{index} · {data.classes[split.labels[index]]} (original)")
     for column, preview in zip(columns[1:], previews):
-        column.image(reports.enlarge(preview.images[row], SCALE), width=32 * SCALE, caption=preview.captions[row])
+        column.image(enlarge(preview.images[row], SCALE), width=32 * SCALE, caption=preview.captions[row])
 
 st.subheader("The recipe training would use")
-recipe_text = json.dumps(reports.training_recipe(params), indent=2)
+recipe_text = json.dumps(augmentation.training_recipe(params), indent=2)
 st.code(recipe_text, language="json")
 st.download_button("Download recipe.json", recipe_text, file_name="recipe.json", mime="application/json",
                    icon=":material/download:")

@@ -2,12 +2,15 @@
 import altair as alt
 import streamlit as st
 
+from cifar_models.models import model_title
 from dashboard import state, widgets
-from cifar_models import reports
+from dashboard.views import compare
+from dashboard.views.common import ordered
+from dashboard.views.verdict import senet_verdict
 
 st.title("Compare")
 runs = widgets.require_records()
-records = reports.ordered(runs.records)
+records = ordered(runs.records)
 names = list(records)
 # one colour per model on every chart of the page
 MODEL_COLOR = alt.Color("model:N", scale=alt.Scale(domain=names, scheme="tableau10"), title="model")
@@ -19,7 +22,7 @@ with st.sidebar:
                                "faint.", **state.kept("compare_smoothing", 0.6))
     differences_only = st.toggle("Recipes: differences only", **state.kept("compare_differences", False))
 
-verdict = reports.senet_verdict(records)
+verdict = senet_verdict(records)
 st.subheader("Is SENet the best by far?")
 {"yes": st.success, "no": st.info}.get(verdict.answer, st.warning)(verdict.text)
 for name, problem in runs.problems.items():
@@ -48,7 +51,7 @@ def curve_chart(curves, metric: str) -> alt.LayerChart:
 
 
 st.subheader("Learning curves")
-curves = reports.learning_curves(shown, smoothing)
+curves = compare.learning_curves(shown, smoothing)
 loss_column, accuracy_column = st.columns(2)
 loss_column.altair_chart(curve_chart(curves, "loss"))
 accuracy_column.altair_chart(curve_chart(curves, "accuracy"))
@@ -56,7 +59,7 @@ st.caption("Solid: train; dashed: validation. Faint lines are the raw values, bo
 
 st.subheader("Test accuracy")
 tta_column, class_column = st.columns([1, 2])
-tta = reports.tta_accuracies(shown)
+tta = compare.tta_accuracies(shown)
 evaluations = ["single view", "with TTA"]
 tta_column.altair_chart(alt.Chart(tta).mark_bar().encode(
     x=alt.X("model:N", sort=names, title=None),
@@ -67,7 +70,7 @@ tta_column.altair_chart(alt.Chart(tta).mark_bar().encode(
                         title="evaluation"),
     tooltip=["model", "evaluation", alt.Tooltip("accuracy:Q", format=".2%")],
 ).properties(title="Single view and with test-time augmentation (flip)", height=300))
-per_class = reports.per_class_accuracy(shown)
+per_class = compare.per_class_accuracy(shown)
 class_column.altair_chart(alt.Chart(per_class).mark_bar().encode(
     x=alt.X("class:N", sort=None, title=None),
     xOffset=alt.XOffset("model:N", sort=names),
@@ -78,7 +81,7 @@ class_column.altair_chart(alt.Chart(per_class).mark_bar().encode(
 
 st.subheader("Confusion matrices")
 st.caption("Each row is a true class and sums to 100%: the share of its test images each model called each class.")
-confusion = reports.confusion_frames(shown)
+confusion = compare.confusion_frames(shown)
 for column, name in zip(st.columns(len(shown)), shown):
     cells = confusion[confusion["model"] == name]
     heatmap = alt.Chart(cells).encode(
@@ -91,10 +94,10 @@ for column, name in zip(st.columns(len(shown)), shown):
                          + heatmap.mark_text(fontSize=9).encode(
                              text=alt.Text("fraction:Q", format=".0%"),
                              color=alt.condition("datum.fraction > 0.5", alt.value("white"), alt.value("black"))))
-                        .properties(title=reports.model_title(name), width=alt.Step(22), height=alt.Step(22)))
+                        .properties(title=model_title(name), width=alt.Step(22), height=alt.Step(22)))
 
 st.subheader("Cost")
-costs = reports.cost_table(shown)
+costs = compare.cost_table(shown)
 st.dataframe(costs, column_config={
     "parameters": st.column_config.NumberColumn(format="localized"),
     "MACs per image": st.column_config.NumberColumn(format="localized"),
@@ -119,7 +122,7 @@ for column, cost, scale in ((macs_column, "MACs per image", alt.Scale(type="log"
                         .properties(title=f"Accuracy against {cost}", height=300))
 
 st.subheader("Calibration")
-bins = reports.reliability(shown)
+bins = compare.reliability(shown)
 diagonal = alt.Chart(alt.Data(values=[{"x": 0, "y": 0}, {"x": 1, "y": 1}])).mark_line(
     color="gray", strokeDash=[4, 4]).encode(x="x:Q", y="y:Q")
 reliability_chart = alt.Chart(bins).mark_line(point=True).encode(
@@ -132,7 +135,7 @@ st.altair_chart((diagonal + reliability_chart).properties(title="Reliability dia
 st.caption("On the dashed diagonal a model is as sure as it is right; below it, over-confident.")
 
 st.subheader("Recipes")
-recipes = reports.recipe_table(shown, differences_only)
+recipes = compare.recipe_table(shown, differences_only)
 if recipes.empty:
     st.info("The recipes are identical." if differences_only else "The records hold no recipes.")
 else:

@@ -2,9 +2,10 @@
 import altair as alt
 import streamlit as st
 
-from dashboard import sources, state, widgets
-from cifar_models import reports
 from cifar_models.augment import MEAN, STD
+from cifar_models.images import enlarge
+from dashboard import sources, state, widgets
+from dashboard.views import dataset
 
 PER_PAGE = 40
 GRID_SCALE = 3  # 32 px images drawn at 96 px
@@ -13,7 +14,7 @@ ALL_CLASSES = "all classes"
 
 st.title("Dataset")
 data = widgets.require_data()
-splits = list(reports.SPLIT_TITLES)
+splits = list(dataset.SPLIT_TITLES)
 
 
 def next_seed() -> None:
@@ -21,52 +22,52 @@ def next_seed() -> None:
 
 
 with st.sidebar:
-    split_name = st.selectbox("Split", splits, format_func=reports.SPLIT_TITLES.get,
+    split_name = st.selectbox("Split", splits, format_func=dataset.SPLIT_TITLES.get,
                               **state.kept("dataset_split", "train", splits))
     class_options = [ALL_CLASSES, *data.classes]
     class_name = st.selectbox("Class", class_options, **state.kept(state.CLASS_CHOICE, ALL_CLASSES, class_options))
     seed = st.number_input("Shuffle seed", min_value=0, step=1, **state.kept("dataset_seed", 0))
     st.button("Reshuffle", on_click=next_seed, help="Draw the next seed's order")
     split = getattr(data, split_name)
-    order = reports.sample_order(split.labels, None if class_name == ALL_CLASSES else data.classes.index(class_name),
+    order = dataset.sample_order(split.labels, None if class_name == ALL_CLASSES else data.classes.index(class_name),
                                  int(seed))
-    pages = reports.page_count(len(order), PER_PAGE)
+    pages = dataset.page_count(len(order), PER_PAGE)
     page = st.number_input(f"Page (of {pages:,})", min_value=1, max_value=pages, step=1,
                            **state.kept("dataset_page", 1, range(1, pages + 1)))
-    shown = reports.page_of(order, int(page), PER_PAGE)
+    shown = dataset.page_of(order, int(page), PER_PAGE)
     # the test split's image is the one the model pages explain, so it is shared with them
     image_key = state.IMAGE_CHOICE if split_name == "test" else f"dataset_image_{split_name}"
     chosen = st.number_input(f"Enlarge image # (0–{len(split) - 1:,})", min_value=0, max_value=len(split) - 1,
                              step=1, help="The index under each image of the grid",
                              **state.kept(image_key, int(shown[0]) if len(shown) else 0, range(len(split))))
 
-sizes = reports.split_sizes(data)
+sizes = dataset.split_sizes(data)
 for column, (title, size) in zip(st.columns(len(sizes)), sizes.items()):
     column.metric(f"{title.capitalize()} images", f"{size:,}")
 st.caption(f"The {sizes['validation']:,} validation images are held out of the original training set, "
            "stratified by class and seeded, so the split is the same on every machine.")
 
-st.subheader(f"{class_name.capitalize()} · {reports.SPLIT_TITLES[split_name]} split")
+st.subheader(f"{class_name.capitalize()} · {dataset.SPLIT_TITLES[split_name]} split")
 st.caption(f"{len(order):,} images in the order of seed {seed}; page {page} of {pages:,}. Under each: index · label.")
-st.image([reports.enlarge(split.images[i], GRID_SCALE) for i in shown], width=32 * GRID_SCALE,
+st.image([enlarge(split.images[i], GRID_SCALE) for i in shown], width=32 * GRID_SCALE,
          caption=[f"#{i} · {data.classes[split.labels[i]]}" for i in shown])
 
 st.subheader("Enlarged")
 picture, facts = st.columns([1, 2])
-picture.image(reports.enlarge(split.images[chosen], ENLARGED_SCALE), width=32 * ENLARGED_SCALE)
-facts.markdown(f"**Index** {chosen} in the {reports.SPLIT_TITLES[split_name]} split  \n"
+picture.image(enlarge(split.images[chosen], ENLARGED_SCALE), width=32 * ENLARGED_SCALE)
+facts.markdown(f"**Index** {chosen} in the {dataset.SPLIT_TITLES[split_name]} split  \n"
                f"**Label** {data.classes[split.labels[chosen]]}  \n"
                f"**Size** 32 × 32 pixels, drawn {ENLARGED_SCALE}× without smoothing")
 
 st.subheader("Images per class")
-counts = reports.class_distribution(data)
+counts = dataset.class_distribution(data)
 bars = alt.Chart(counts).mark_bar().encode(
     x=alt.X("class:N", sort=list(data.classes), title=None),
     y=alt.Y("count:Q", title="images"),
     color=alt.Color("split:N", legend=None),
     tooltip=["split", "class", alt.Tooltip("count:Q", format=",")],
 ).properties(width=200, height=220)
-st.altair_chart(bars.facet(column=alt.Column("split:N", sort=list(reports.SPLIT_TITLES.values()), title=None))
+st.altair_chart(bars.facet(column=alt.Column("split:N", sort=list(dataset.SPLIT_TITLES.values()), title=None))
                 .resolve_scale(y="independent"))
 
 st.subheader("Per-channel mean and standard deviation")
@@ -74,6 +75,6 @@ statistics = sources.channel_statistics(data, split_name)
 statistics["model input mean"] = MEAN
 statistics["model input std"] = STD
 st.dataframe(statistics, column_config={name: st.column_config.NumberColumn(format="%.4f") for name in statistics})
-st.caption(f"Pixel values on the [0, 1] scale over the {len(split):,} images of the {reports.SPLIT_TITLES[split_name]} "
+st.caption(f"Pixel values on the [0, 1] scale over the {len(split):,} images of the {dataset.SPLIT_TITLES[split_name]} "
            "split, beside the constants every model's input is normalised with (the original CIFAR-10 training "
            "set's statistics).")

@@ -4,9 +4,12 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
-from dashboard import sources, state, widgets
-from cifar_models import explain, reports
+from cifar_models import explain
 from cifar_models.checkpoint import CheckpointError
+from cifar_models.images import colour_scale
+from cifar_models.models import model_title
+from dashboard import sources, state, widgets
+from dashboard.views.common import ordered
 
 TILE_PIXELS = 96
 SMALL_TILE_PIXELS = 64
@@ -16,10 +19,10 @@ CLASS_AVERAGE_IMAGES = 100
 
 st.title("Feature maps")
 runs = widgets.require_records()
-names = list(reports.ordered(runs.records))
+names = list(ordered(runs.records))
 
 with st.sidebar:
-    model_name = st.selectbox("Model", names, format_func=reports.model_title,
+    model_name = st.selectbox("Model", names, format_func=model_title,
                               **state.kept(state.MODEL_CHOICE, names[0], names))
 chosen = widgets.choose_image("feature_maps")
 try:
@@ -58,15 +61,15 @@ needed[model_name].add(layer_name)
 results = {name: explain.feature_maps(models[name], chosen.pixels, sorted(wanted))
            for name, wanted in needed.items() if wanted}
 probabilities = results[model_name].probabilities
-facts.markdown(f"**{reports.model_title(model_name)}** predicts "
+facts.markdown(f"**{model_title(model_name)}** predicts "
                + ", ".join(f"{runs.records[model_name]['classes'][i]} {probabilities[i]:.0%}"
                            for i in probabilities.argsort()[::-1][:3]))
 
 # One scale across models covers every map shown at the compared depth and the grid's layer.
-shared = explain.colour_scale([results[name].maps[layer] for name, layer in side_by_side.items()]
+shared = colour_scale([results[name].maps[layer] for name, layer in side_by_side.items()]
                               + [results[model_name].maps[layer_name]]) if scope == "models" else None
 
-st.subheader(f"{reports.model_title(model_name)} · {layer_name}")
+st.subheader(f"{model_title(model_name)} · {layer_name}")
 maps = results[model_name].maps[layer_name]
 channels = explain.top_channels(maps, top_k)
 tiles = explain.map_tiles(maps, channels, scope, shared, TILE_PIXELS)
@@ -78,7 +81,7 @@ st.subheader(f"The three models at {depth}")
 st.caption("The same image through each model, at its last block with this spatial resolution: each has downsampled "
            "the image as often, so the maps are comparable in scale.")
 for column, name in zip(st.columns(len(names)), names):
-    column.markdown(f"**{reports.model_title(name)}**")
+    column.markdown(f"**{model_title(name)}**")
     if name not in side_by_side:
         column.caption(f"No block at {depth}.")
         continue

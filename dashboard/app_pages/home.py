@@ -1,8 +1,10 @@
 """Home: what the lab shows, the three models as cards read from their run records, and the verdict on SENet."""
 import streamlit as st
 
-from cifar_models import reports
+from cifar_models.models import model_title
 from dashboard import navigation, settings, sources, widgets
+from dashboard.views.home import model_card
+from dashboard.views.verdict import senet_verdict
 
 ARCHITECTURES = {
     "plain_cnn": "Five convolution blocks with DropBlock in the first three: the baseline.",
@@ -27,17 +29,17 @@ if not runs.records:
     st.stop()
 for column, name in zip(st.columns(len(ARCHITECTURES)), ARCHITECTURES):
     with column.container(border=True):
-        st.subheader(reports.model_title(name))
+        st.subheader(model_title(name))
         st.caption(ARCHITECTURES[name])
         record = runs.records.get(name)
         if record is None:
             st.warning(runs.problems.get(name, "Not trained yet. Train it with:"))
             st.code(f"{settings.train_command()} --models {name}", language="bash")
             continue
-        card = reports.model_card(record)
+        card = model_card(record)
         st.metric("Test accuracy", card.pop("test accuracy"))
         st.markdown("\n".join(f"- **{label}**: {value}" for label, value in card.items()))
-verdict = reports.senet_verdict(runs.records)
+verdict = senet_verdict(runs.records)
 st.subheader("Is SENet the best by far?")
 st.markdown(verdict.text)
 st.page_link("app_pages/compare.py", label="The evidence, on the Compare page", icon=":material/leaderboard:")

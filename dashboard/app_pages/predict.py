@@ -3,11 +3,14 @@ images each model gets wrong, filtered by true and predicted class."""
 import altair as alt
 import streamlit as st
 
-from dashboard import settings, sources, state, widgets
-from cifar_models import explain, reports
+from cifar_models import explain
 from cifar_models.checkpoint import CheckpointError
 from cifar_models.evaluation import predict_proba
+from cifar_models.images import enlarge
+from cifar_models.models import model_title
 from cifar_models.uploads import MAX_PIXELS, UPLOAD_EXTENSIONS, UploadError
+from dashboard import settings, sources, state, widgets
+from dashboard.views.common import ordered
 
 SEEN_SCALE = 8
 GALLERY_SCALE = 3
@@ -16,7 +19,7 @@ ANY_CLASS = "any class"
 
 st.title("Predict")
 runs = widgets.require_records()
-names = list(reports.ordered(runs.records))
+names = list(ordered(runs.records))
 classes = runs.records[names[0]]["classes"]
 
 with st.sidebar:
@@ -24,7 +27,7 @@ with st.sidebar:
                               key="predict_upload",
                               help=f"Centre-cropped to a square and resized to 32x32; at most {MAX_PIXELS:,} pixels.")
     st.divider()
-    gallery_model = st.selectbox("Gallery: model", names, format_func=reports.model_title,
+    gallery_model = st.selectbox("Gallery: model", names, format_func=model_title,
                                  **state.kept(state.MODEL_CHOICE, names[0], names))
     true_choice = st.selectbox("True class", [ANY_CLASS, *classes])
     predicted_choice = st.selectbox("Predicted class", [ANY_CLASS, *classes])
@@ -40,7 +43,7 @@ else:
         prepared = None
     if prepared is not None:
         seen, facts = st.columns([1, 2])
-        seen.image(reports.enlarge(prepared.pixels, SEEN_SCALE), caption="What the models see (32x32)",
+        seen.image(enlarge(prepared.pixels, SEEN_SCALE), caption="What the models see (32x32)",
                    width=SEEN_SCALE * 32)
         left, top, right, bottom = prepared.crop_box
         facts.markdown(f"**{prepared.name}** · {prepared.format} · {prepared.size[0]}x{prepared.size[1]} · mode "
@@ -56,21 +59,21 @@ else:
         top = explain.class_probability_table(probabilities, classes, top=5)
         for column, name in zip(st.columns(len(names)), names):
             rows = top[top["model"] == name]
-            column.markdown(f"**{reports.model_title(name)}**: {rows['class'].iloc[0]}")
+            column.markdown(f"**{model_title(name)}**: {rows['class'].iloc[0]}")
             column.altair_chart(alt.Chart(rows).mark_bar().encode(
                 y=alt.Y("class:N", sort=rows["class"].tolist(), title=None),
                 x=alt.X("probability:Q", scale=alt.Scale(domain=[0, 1]), axis=alt.Axis(format="%")),
                 tooltip=["rank", "class", alt.Tooltip("probability:Q", format=".1%")],
             ).properties(height=150), width="stretch")
 
-st.subheader(f"Test images {reports.model_title(gallery_model)} gets wrong")
+st.subheader(f"Test images {model_title(gallery_model)} gets wrong")
 data = sources.load_data()
 record_test = runs.records[gallery_model].get("test") or {}
 predictions = record_test.get("predictions")
 if data is None:
     st.warning("The gallery needs the data set: none found where the dashboard looked. See the Dataset page.")
 elif runs.records[gallery_model].get("data_fingerprint") != data.fingerprint:
-    st.warning(f"{reports.model_title(gallery_model)} was evaluated on another copy of CIFAR-10 than the one loaded "
+    st.warning(f"{model_title(gallery_model)} was evaluated on another copy of CIFAR-10 than the one loaded "
                f"(`{data.source}`), whose test images may be in another order: the gallery would show the wrong "
                "images. Start the dashboard with the data the model was trained on.")
 elif not predictions:
@@ -86,7 +89,7 @@ else:
                + ". Under each: index · true → predicted (confidence).")
     if len(wrong):
         shown = wrong[:GALLERY_SIZE]
-        st.image([reports.enlarge(data.test.images[i], GALLERY_SCALE) for i in shown],
+        st.image([enlarge(data.test.images[i], GALLERY_SCALE) for i in shown],
                  caption=[f"#{i} · {classes[data.test.labels[i]]} → {classes[predictions[i]]}"
                           + (f" ({confidence[i]:.0%})" if confidence[i] is not None else "") for i in shown],
                  width=GALLERY_SCALE * 32)
