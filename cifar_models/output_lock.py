@@ -84,3 +84,21 @@ class OutputLock:
 
     def __exit__(self, *exc_info) -> None:
         self.release()
+
+
+def running_holder(folder: str | os.PathLike) -> str | None:
+    """"PID 1234 on host" of the training run that holds ``folder`` now, or None when no run does. Only looks: a
+    shared lock taken and dropped at once, never the lock file's creation (the dashboard follows a run with this)."""
+    try:
+        descriptor = os.open(Path(folder) / LOCK_FILE, os.O_RDONLY)
+    except OSError:
+        return None
+    try:
+        try:
+            fcntl.flock(descriptor, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return _holder(descriptor) or "a run that is just starting"
+        fcntl.flock(descriptor, fcntl.LOCK_UN)
+        return None
+    finally:
+        os.close(descriptor)

@@ -1,0 +1,99 @@
+"""Follow a training run while it goes: what `train_all.py` has written so far into its output folder.
+
+Reads only what the engine writes atomically: each finished model's ``run.json``, each running model's
+``resume.json`` (rewritten after every epoch), and the folder's lock file (held while a run lives). A file that cannot
+be parsed yet is skipped on this refresh, never shown as an error.
+"""
+from __future__ import annotations
+
+import json
+import math
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from cifar_models.checkpoint import RECORD_FILE
+from cifar_models.engine import RESUME_RECORD
+from cifar_models.output_lock import running_holder
+
+from .common import format_seconds
+
+
+@dataclass(frozen=True)
+class LiveModel:
+    name: str
+    status: str  # "finished", "training" (a live run holds the folder) or "interrupted" (resumable)
+    epoch: int  # epochs done
+    epochs: int  # epochs the recipe asks for
+    history: list[dict]
+    eta_seconds: float  # until this model is done; 0 when finished, NaN when unknown
+
+    @property
+    def fraction_done(self) -> float:
+        return self.epoch / self.epochs if self.epochs else 0.0
+
+
+@dataclass(frozen=True)
+class LiveRun:
+    folder: Path
+    holder: str | None  # "PID 1234 on host" of the live run, None when no run writes here
+    models: dict[str, LiveModel]
+
+    @property
+    def training(self) -> LiveModel | None:
+        return next((m for m in self.models.values() if m.status == "training"), None)
+
+
+def _read_json(path: Path) -> dict | None:
+    try:
+        value = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    return value if isinstance(value, dict) else None
+
+
+def _eta(history: list[dict], epochs: int, last_written: float, now: float) -> float:
+    """Mean epoch time so far times the epochs left, less the time since the last epoch ended."""
+    seconds = [row["epoch_seconds"] for row in history if isinstance(row.get("epoch_seconds"), (int, float))]
+    if not seconds:
+        return math.nan
+    return max(sum(seconds) / len(seconds) * (epochs - len(history)) - (now - last_written), 0.0)
+
+
+def read_live_run(folder: str | Path, now: float | None = None) -> LiveRun:
+    """What the run writing into ``folder`` has done so far (finished and in-progress models)."""
+    folder = Path(folder)
+    now = time.time() if now is None else now
+    holder = running_holder(folder)
+    models: dict[str, LiveModel] = {}
+    subfolders = sorted(path for path in folder.iterdir() if path.is_dir()) if folder.is_dir() else []
+    for subfolder in subfolders:
+        resume_path = subfolder / RESUME_RECORD
+        resume = _read_json(resume_path)
+        if resume is not None and isinstance(resume.get("history"), list):
+            epochs = int(resume.get("recipe", {}).get("epochs", len(resume["history"])))
+            try:
+                written = resume_path.stat().st_mtime
+            except OSError:
+                continue
+            models[subfolder.name] = LiveModel(
+                subfolder.name, "training" if holder else "interrupted", len(resume["history"]), epochs,
+                resume["history"], _eta(resume["history"], epochs, written, now) if holder else math.nan)
+            continue
+        record = _read_json(subfolder / RECORD_FILE)
+        if record is not None and isinstance(record.get("history"), list):
+            history = record["history"]
+            models[subfolder.name] = LiveModel(subfolder.name, "finished", len(history), len(history), history, 0.0)
+    return LiveRun(folder, holder, models)
+
+
+def status_line(model: LiveModel) -> str:
+    """'epoch 3 of 5 done · about 4 min left' and the like."""
+    if model.status == "finished":
+        return f"finished: {model.epochs} epochs"
+    progress = f"epoch {model.epoch} of {model.epochs} done"
+    if model.status == "interrupted":
+        return f"{progress}; interrupted (rerun the same command to resume)"
+    left = "ETA after the first epoch" if math.isnan(model.eta_seconds) else \
+        f"about {format_seconds(model.eta_seconds)} left"
+    return f"{progress} · {left}"

@@ -1,0 +1,69 @@
+"""Following a training run: a real train_all.py subprocess is watched while its curve gains epochs."""
+import json
+import subprocess
+import sys
+import time
+
+import pytest
+
+from cifar_models.output_lock import OutputLock, running_holder
+from conftest import REPO
+from dashboard.views.live import read_live_run, status_line
+
+
+def _wait_for(condition, process, timeout=600):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        found = condition()
+        if found:
+            return found
+        assert process.poll() is None or condition(), process.stderr.read()[-2000:] if process.stderr else ""
+        time.sleep(0.2)
+    raise AssertionError("the run did not get there in time")
+
+
+@pytest.mark.slow
+def test_a_running_training_is_followed_epoch_by_epoch(tmp_path):
+    out = tmp_path / "run"
+    process = subprocess.Popen(
+        [sys.executable, "scripts/train_all.py", "--models", "plain_cnn", "--subset", "1000", "--epochs", "3",
+         "--device", "cpu", "--precision", "fp32", "--out", str(out), "--quiet"],
+        cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        def training_at(epoch):
+            model = read_live_run(out).training
+            return model if model is not None and model.epoch >= epoch else None
+
+        first = _wait_for(lambda: training_at(1), process)
+        assert read_live_run(out).holder.startswith(f"PID {process.pid}")
+        assert first.epochs == 3 and len(first.history) == first.epoch and first.eta_seconds >= 0
+        assert "of 3 done" in status_line(first)
+        later = _wait_for(lambda: training_at(first.epoch + 1), process)  # the curve gained an epoch
+        assert [row["epoch"] for row in later.history] == list(range(1, later.epoch + 1))
+        assert process.wait(timeout=600) == 0
+    finally:
+        process.kill()
+    done = read_live_run(out)
+    assert done.holder is None and done.training is None  # the lock is gone with the run
+    assert done.models["plain_cnn"].status == "finished" and done.models["plain_cnn"].epoch == 3
+
+
+def test_an_interrupted_run_and_half_written_files(tmp_path):
+    run = tmp_path / "run"
+    (run / "senet").mkdir(parents=True)
+    (run / "senet" / "resume.json").write_text('{"model": "senet", "hist')  # as if cut off: skipped, no error
+    assert read_live_run(run).models == {}
+    history = [{"epoch": 1, "epoch_seconds": 10.0}, {"epoch": 2, "epoch_seconds": 12.0}]
+    (run / "senet" / "resume.json").write_text(json.dumps({"recipe": {"epochs": 5}, "history": history}))
+    interrupted = read_live_run(run).models["senet"]
+    assert (interrupted.status, interrupted.epoch, interrupted.epochs) == ("interrupted", 2, 5)
+    assert "rerun the same command" in status_line(interrupted)
+
+    with OutputLock(run):  # a live run holds the folder: the same files now read as training, with an ETA
+        assert running_holder(run).startswith("PID ")
+        written = (run / "senet" / "resume.json").stat().st_mtime
+        training = read_live_run(run, now=written + 4).models["senet"]
+        assert training.status == "training"
+        assert training.eta_seconds == pytest.approx(11.0 * 3 - 4)  # mean epoch x epochs left - time since
+    assert running_holder(run) is None
+    assert read_live_run(tmp_path / "nothing-here").models == {}
