@@ -1,0 +1,144 @@
+"""Robustness to common corruptions, the CIFAR-10-C protocol, on a stratified subset of our test split.
+
+Every model sees the same images: the first ``per_class`` test images of each class, corrupted by each of the 15
+corruptions at each of the 5 severities (``cifar_models.corruptions``, seeded). Per model it records the accuracy per
+corruption x severity, the mean corruption accuracy (mCA, the mean of those 75 cells) and, as ImageNet-C does with
+AlexNet, the corruption error relative to ``plain_cnn``: CE_c = sum_s err(model, c, s) / sum_s err(plain_cnn, c, s),
+and mCE, their mean over corruptions (1.0 = the baseline's robustness; lower is better).
+
+The result lives beside the checkpoint in ``<model>/robustness.json``, with the sha256 of the weights it was measured
+on: a retrained model's old result is recognised as stale and not shown as current.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+from tqdm.auto import tqdm
+
+from .checkpoint import WEIGHTS_FILE, write_json
+from .corruptions import CORRUPTION_NAMES, SEVERITIES, corrupt
+from .evaluation import predict_logits
+
+ROBUSTNESS_FILE = "robustness.json"
+BASELINE_MODEL = "plain_cnn"
+DEFAULT_PER_CLASS = 50
+DEFAULT_SEED = 0
+
+
+def stratified_subset(labels: np.ndarray, per_class: int) -> np.ndarray:
+    """Sorted indices of the first ``per_class`` images of each class, in test-split order."""
+    labels = np.asarray(labels)
+    chosen = []
+    for label in np.unique(labels):
+        members = np.flatnonzero(labels == label)
+        if len(members) < per_class:
+            raise ValueError(f"class {label} has {len(members)} test images, fewer than the {per_class} asked for")
+        chosen.append(members[:per_class])
+    return np.sort(np.concatenate(chosen))
+
+
+def weights_digest(checkpoint_dir: str | Path) -> str:
+    """sha256 of the checkpoint's weights file: what a robustness result is keyed by."""
+    digest = hashlib.sha256()
+    with open(Path(checkpoint_dir) / WEIGHTS_FILE, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def protocol(per_class: int, seed: int, test_size: int) -> dict[str, Any]:
+    """What a result was measured under; results are comparable only under equal protocols."""
+    return {"corruptions": list(CORRUPTION_NAMES), "severities": list(SEVERITIES), "per_class": per_class,
+            "seed": seed, "test_size": test_size,
+            "subset": f"the first {per_class} test images of each class"}
+
+
+def accuracy_grid(models: dict[str, tuple[nn.Module, str]], images: np.ndarray, labels: np.ndarray, *,
+                  device: torch.device, seed: int = DEFAULT_SEED, batch_size: int = 500,
+                  progress: bool = True) -> dict[str, dict[str, Any]]:
+    """Per model (``name -> (model, precision)``): clean accuracy, accuracy per corruption x severity and each
+    corrupted image's predicted class. Each corrupted set is generated once and shown to every model."""
+    labels = np.asarray(labels)
+    results = {name: {"clean_accuracy": None, "accuracy": {}, "predictions": {}} for name in models}
+
+    def predict(model: nn.Module, precision: str, batch: np.ndarray) -> np.ndarray:
+        return predict_logits(model, batch, device=device, batch_size=batch_size, precision=precision).argmax(1).numpy()
+
+    cells = [(name, severity) for name in CORRUPTION_NAMES for severity in SEVERITIES]
+    with tqdm(total=(len(cells) + 1) * len(models), desc="robustness", unit="eval", disable=not progress) as bar:
+        for name, (model, precision) in models.items():
+            results[name]["clean_accuracy"] = float((predict(model, precision, images) == labels).mean())
+            bar.update()
+        for corruption, severity in cells:
+            bar.set_postfix_str(f"{corruption} s{severity}")
+            corrupted = corrupt(images, corruption, severity, seed)
+            for name, (model, precision) in models.items():
+                predicted = predict(model, precision, corrupted)
+                results[name]["accuracy"].setdefault(corruption, []).append(float((predicted == labels).mean()))
+                results[name]["predictions"].setdefault(corruption, []).append(predicted.tolist())
+                bar.update()
+    return results
+
+
+def mean_corruption_accuracy(accuracy: dict[str, list[float]]) -> float:
+    return float(np.mean([cell for severities in accuracy.values() for cell in severities]))
+
+
+def corruption_errors(accuracy: dict[str, list[float]], baseline: dict[str, list[float]]) -> dict[str, float]:
+    """CE per corruption: the model's errors summed over severities over the baseline's (ImageNet-C's CE)."""
+    return {name: float(np.sum(1 - np.asarray(cells)) / max(np.sum(1 - np.asarray(baseline[name])), 1e-12))
+            for name, cells in accuracy.items()}
+
+
+def summarise(result: dict[str, Any], baseline: dict[str, Any] | None) -> dict[str, Any]:
+    """The figures a robustness record keeps on top of the grid: mCA, and CE and mCE against ``baseline``'s grid
+    (None when there is no baseline result under the same protocol)."""
+    errors = corruption_errors(result["accuracy"], baseline["accuracy"]) if baseline else None
+    return {"mean_corruption_accuracy": mean_corruption_accuracy(result["accuracy"]),
+            "baseline": BASELINE_MODEL, "corruption_error": errors,
+            "mean_corruption_error": float(np.mean(list(errors.values()))) if errors else None}
+
+
+def read_robustness(checkpoint_dir: str | Path) -> dict[str, Any] | None:
+    """The robustness record beside a checkpoint if it was measured on these very weights, else None."""
+    path = Path(checkpoint_dir) / ROBUSTNESS_FILE
+    try:
+        record = json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        return None
+    if not isinstance(record, dict) or not (Path(checkpoint_dir) / WEIGHTS_FILE).is_file():
+        return None
+    return record if record.get("weights_sha256") == weights_digest(checkpoint_dir) else None
+
+
+def evaluate_checkpoints(found: dict[str, Path], loaded: dict[str, tuple[nn.Module, str]], test_images: np.ndarray,
+                         test_labels: np.ndarray, *, device: torch.device, per_class: int = DEFAULT_PER_CLASS,
+                         seed: int = DEFAULT_SEED, progress: bool = True) -> dict[str, dict[str, Any]]:
+    """Measure ``loaded`` models (name -> (model, precision)) and write ``robustness.json`` beside each checkpoint
+    in ``found``; CE is taken against plain_cnn's result under the same protocol (measured now or on disk).
+    Returns the records written, by model."""
+    indices = stratified_subset(test_labels, per_class)
+    terms = protocol(per_class, seed, len(test_labels))
+    started = time.perf_counter()
+    grids = accuracy_grid(loaded, test_images[indices], test_labels[indices], device=device, seed=seed,
+                          progress=progress)
+    seconds = time.perf_counter() - started
+    baseline = grids.get(BASELINE_MODEL)
+    if baseline is None and BASELINE_MODEL in found:
+        on_disk = read_robustness(found[BASELINE_MODEL])
+        baseline = on_disk if on_disk and on_disk.get("protocol") == terms else None
+    records = {}
+    for name, grid in grids.items():
+        record = {"model": name, "weights_sha256": weights_digest(found[name]), "protocol": terms,
+                  "indices": indices.tolist(), "precision": loaded[name][1], "device": str(device),
+                  "seconds_all_models": round(seconds, 1), **grid, **summarise(grid, baseline)}
+        write_json(found[name] / ROBUSTNESS_FILE, record)
+        records[name] = record
+    return records
