@@ -3,12 +3,14 @@
     python scripts/evaluate.py --checkpoints checkpoints/ --data ../shared/datasets/cifar10-jpeg.tar.gz
     python scripts/evaluate.py --checkpoints /tmp/ckpt --limit 2000     # the images a --subset 2000 run used
     python scripts/evaluate.py --robustness                              # CIFAR-10-C, written to <model>/robustness.json
+    python scripts/evaluate.py --exemplars                               # each channel's top test images
 """
 from __future__ import annotations
 
 import argparse
 import json
 import sys
+import time
 from pathlib import Path
 
 from cifar_models.arguments import whole_number
@@ -16,6 +18,7 @@ from cifar_models.checkpoint import DEFAULT_CHECKPOINT_DIR, CheckpointError, fin
 from cifar_models.data import DataError, load_cifar10
 from cifar_models.distributed import DeviceError, device_here
 from cifar_models.evaluation import plain_and_tta_logits
+from cifar_models.exemplars import EXEMPLARS_FILE, cached_exemplars
 from cifar_models.precision import PRECISIONS
 from cifar_models.robustness import DEFAULT_PER_CLASS, DEFAULT_SEED, evaluate_checkpoints, stratified_subset
 
@@ -36,6 +39,9 @@ def main(argv: list[str] | None = None) -> int:
                         help=f"with --robustness: test images per class (default {DEFAULT_PER_CLASS})")
     parser.add_argument("--seed", type=whole_number(0), default=DEFAULT_SEED,
                         help="with --robustness: the corruptions' random seed")
+    parser.add_argument("--exemplars", action="store_true",
+                        help="each channel's 9 most activating test images and class profile, for every inspectable "
+                             "layer; writes <model>/exemplars.safetensors (the Feature maps page reads it)")
     args = parser.parse_args(argv)
     try:
         device = device_here(args.device)
@@ -48,10 +54,13 @@ def main(argv: list[str] | None = None) -> int:
               "`python scripts/train_all.py`", file=sys.stderr)
         return 2
     try:
-        test = load_cifar10(args.data, progress=False).test
+        data = load_cifar10(args.data, progress=False)
     except DataError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
+    test = data.test
+    if args.exemplars:
+        return compute_exemplars(args, found, data, device)
     if args.robustness:
         return measure_robustness(args, found, test, device)
     count = len(test) if args.limit is None else min(args.limit, len(test))
@@ -76,6 +85,26 @@ def main(argv: list[str] | None = None) -> int:
             "recorded_accuracy": loaded.record.get("test", {}).get("accuracy"),
             "recorded_n": loaded.record.get("test", {}).get("n"),
         }))
+    return 1 if failures else 0
+
+
+def compute_exemplars(args: argparse.Namespace, found: dict[str, Path], data, device) -> int:
+    """--exemplars: every checkpoint's channel exemplars, computed once and cached beside it."""
+    failures = 0
+    for name, folder in found.items():
+        try:
+            checkpoint = load_checkpoint(folder, device)
+        except CheckpointError as error:
+            print(json.dumps({"model": name, "error": str(error)}))
+            failures += 1
+            continue
+        precision = checkpoint.record["precision"] if args.precision == "recorded" else args.precision
+        started = time.perf_counter()
+        layers = cached_exemplars(folder, checkpoint.model, data.test.images, data.test.labels,
+                                  num_classes=data.num_classes, data_fingerprint=data.fingerprint,
+                                  precision=precision)
+        print(json.dumps({"model": name, "layers": len(layers), "channels": sum(len(e.top_indices) for e in layers.values()),
+                          "seconds": round(time.perf_counter() - started, 2), "written": str(folder / EXEMPLARS_FILE)}))
     return 1 if failures else 0
 
 

@@ -68,3 +68,20 @@ def test_cache_is_reused_and_follows_the_weights(tmp_path, images_and_labels):
 
     stored.write_bytes(b"not a safetensors file")  # damaged: recomputed, not an error
     assert set(cached_exemplars(tmp_path, retrained, images, labels, **arguments)) == set(first)
+
+
+@pytest.mark.slow
+def test_evaluate_script_writes_exemplars_beside_each_checkpoint(trained_checkpoints, tmp_path):
+    import json
+    import shutil
+
+    from conftest import run_script
+
+    checkpoints = tmp_path / "checkpoints"
+    shutil.copytree(trained_checkpoints, checkpoints)
+    result = run_script("scripts/evaluate.py", "--checkpoints", str(checkpoints), "--exemplars")
+    lines = {line["model"]: line for line in map(json.loads, result.stdout.splitlines())}
+    assert set(lines) == {"plain_cnn", "senet", "inception"}
+    for name, line in lines.items():
+        assert (checkpoints / name / EXEMPLARS_FILE).is_file()
+        assert line["layers"] == len(build_model(name).inspectable_layers())
