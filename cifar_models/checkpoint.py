@@ -5,6 +5,7 @@ half-written checkpoint under the real name. Nothing here unpickles anything.
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import os
@@ -124,9 +125,41 @@ def load_checkpoint(directory: str | os.PathLike, device: str | torch.device = "
     return LoadedCheckpoint(model.to(device).eval(), record, directory)
 
 
+def weights_digest(checkpoint_dir: str | os.PathLike) -> str:
+    """SHA-256 of the checkpoint's weights file: the key of what is computed from these weights and cached beside
+    them (new weights, new results)."""
+    digest = hashlib.sha256()
+    with open(Path(checkpoint_dir) / WEIGHTS_FILE, "rb") as weights:
+        for block in iter(lambda: weights.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
 def find_checkpoints(root: str | os.PathLike = DEFAULT_CHECKPOINT_DIR) -> dict[str, Path]:
     """Model name -> folder, for every ``<root>/<name>/run.json``."""
     root = Path(root)
     if not root.is_dir():
         return {}
     return {p.parent.name: p.parent for p in sorted(root.glob(f"*/{RECORD_FILE}"))}
+
+
+SEED_FOLDER_PREFIX = "seed-"
+
+
+def seed_folder(root: str | os.PathLike, index: int) -> Path:
+    """The checkpoint folder of a run's ``index``-th seed: ``root`` itself for the first (the single-seed layout,
+    ``<root>/<model>/``), ``<root>/seed-<index>/`` for the others (``<root>/seed-1/<model>/``, ...): each is a
+    complete checkpoint folder that every reader of ``find_checkpoints`` accepts."""
+    return Path(root) if index == 0 else Path(root) / f"{SEED_FOLDER_PREFIX}{index}"
+
+
+def find_seed_checkpoints(root: str | os.PathLike = DEFAULT_CHECKPOINT_DIR) -> dict[str, list[Path]]:
+    """Model name -> its run folders over seeds, the first seed's first (``<root>/<name>``, then
+    ``<root>/seed-<k>/<name>`` in the order of k)."""
+    seeds: dict[str, list[Path]] = {name: [folder] for name, folder in find_checkpoints(root).items()}
+    numbered = [p for p in Path(root).glob(f"{SEED_FOLDER_PREFIX}*")
+                if p.is_dir() and p.name[len(SEED_FOLDER_PREFIX):].isdigit()]
+    for seed_root in sorted(numbered, key=lambda p: int(p.name[len(SEED_FOLDER_PREFIX):])):
+        for name, folder in find_checkpoints(seed_root).items():
+            seeds.setdefault(name, []).append(folder)
+    return seeds

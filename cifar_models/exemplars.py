@@ -7,7 +7,6 @@ keyed by the weights' SHA-256 and the data's fingerprint, and holds index arrays
 """
 from __future__ import annotations
 
-import hashlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,7 +18,7 @@ from safetensors.torch import save_file
 from tqdm.auto import tqdm
 
 from .augment import model_input
-from .checkpoint import WEIGHTS_FILE, atomic_write_bytes
+from .checkpoint import atomic_write_bytes, weights_digest
 from .models.base import CifarNet, evaluating
 from .precision import autocast, prepare_batch, resolve_precision
 
@@ -37,15 +36,6 @@ class ChannelExemplars:
 
     def for_channel(self, channel: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         return self.top_indices[channel], self.top_values[channel], self.class_means[channel]
-
-
-def weights_digest(checkpoint_dir: str | Path) -> str:
-    """SHA-256 of the checkpoint's weights file: the cache key (new weights, new exemplars)."""
-    digest = hashlib.sha256()
-    with open(Path(checkpoint_dir) / WEIGHTS_FILE, "rb") as weights:
-        for block in iter(lambda: weights.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 class _RunningTop:

@@ -2,6 +2,7 @@
 
     python scripts/train_all.py --data ../shared/datasets/cifar10-jpeg.tar.gz
     python scripts/train_all.py --subset 2000 --epochs 2 --device cpu          # a smoke run
+    python scripts/train_all.py --seeds 3      # three seeds each: checkpoints/<model>/, checkpoints/seed-1/<model>/, ...
     torchrun --nproc_per_node=8 scripts/train_all.py --data ...                 # DistributedDataParallel
 
 Rerunning the same command after an interruption resumes each model from its last finished epoch.
@@ -17,7 +18,7 @@ from pathlib import Path
 from cifar_models import MODELS
 from cifar_models import distributed
 from cifar_models.arguments import whole_number
-from cifar_models.checkpoint import DEFAULT_CHECKPOINT_DIR
+from cifar_models.checkpoint import DEFAULT_CHECKPOINT_DIR, seed_folder
 from cifar_models.data import DataError, load_cifar10
 from cifar_models.precision import PRECISIONS
 from cifar_models.engine import ResumeMismatch, TrainingDiverged, check_subset, train_model
@@ -39,6 +40,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help="auto (bf16 on CUDA and on CPUs with native bf16, else fp32), bf16 or fp32")
     parser.add_argument("--compile", action="store_true", help="torch.compile the models (CUDA only)")
     parser.add_argument("--fresh", action="store_true", help="discard an interrupted run instead of resuming it")
+    parser.add_argument("--seeds", type=whole_number(1), default=1,
+                        help="train each model with N seeds (the recipe's seed, +1, ...); the first seed's runs go to "
+                             "<out>/<model>/, seed k's to <out>/seed-<k>/<model>/ (default 1)")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
     args = parser.parse_args(argv)
     unknown = [m for m in args.models.split(",") if m not in MODELS]
@@ -48,12 +52,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 
 def closing_table(records: list[dict]) -> str:
-    header = f"{'model':<10} {'test acc':>8} {'with TTA':>8} {'params':>11} {'MACs':>8} {'train s':>8} {'img/s':>9} {'precision':<9} {'device'}"
+    header = f"{'model':<10} {'seed':>4} {'test acc':>8} {'with TTA':>8} {'params':>11} {'MACs':>8} {'train s':>8} {'img/s':>9} {'precision':<9} {'device'}"
     rows = [header, "-" * len(header)]
     for r in records:
         images_per_s = sum(h["images_per_s"] for h in r["history"]) / len(r["history"])
-        rows.append(f"{r['model']:<10} {r['test']['accuracy']:>8.2%} {r['test']['accuracy_tta']:>8.2%} "
-                    f"{r['params']:>11,} {r['macs'] / 1e6:>7.1f}M {r['train_seconds']:>8.1f} {images_per_s:>9,.0f} "
+        rows.append(f"{r['model']:<10} {r['recipe']['seed']:>4} {r['test']['accuracy']:>8.2%} "
+                    f"{r['test']['accuracy_tta']:>8.2%} {r['params']:>11,} {r['macs'] / 1e6:>7.1f}M {r['train_seconds']:>8.1f} {images_per_s:>9,.0f} "
                     f"{r['precision']:<9} {r['device']}")
     return "\n".join(rows)
 
@@ -86,7 +90,8 @@ def main(argv: list[str] | None = None) -> int:
         distributed.teardown()
     if records:
         print(closing_table(records))
-        print(json.dumps({"checkpoints": str(Path(args.out).resolve()), "models": [r["model"] for r in records]}))
+        print(json.dumps({"checkpoints": str(Path(args.out).resolve()), "models": list(dict.fromkeys(r["model"] for r in records)),
+                          "seeds": sorted({r["recipe"]["seed"] for r in records})}))
     return 0
 
 
@@ -94,13 +99,14 @@ def train_models(args: argparse.Namespace, base, ranks, device) -> list[dict]:
     """Load the data and train each model in turn; the run records (none on ranks > 0)."""
     data = load_cifar10(args.data, download=args.download, progress=ranks.is_writer and not args.quiet)
     records = []
-    for name in args.models.split(","):
-        recipe, overrides = recipe_for(name, base)
-        record = train_model(name, data, recipe, args.out, device=device, ranks=ranks, subset=args.subset,
-                             recipe_overrides=overrides, fresh=args.fresh, progress=not args.quiet,
-                             precision=args.precision)
-        if record is not None:
-            records.append(record)
+    for index in range(args.seeds):
+        for name in args.models.split(","):
+            recipe, overrides = recipe_for(name, base.updated(seed=base.seed + index))
+            record = train_model(name, data, recipe, seed_folder(args.out, index), device=device, ranks=ranks,
+                                 subset=args.subset, recipe_overrides=overrides, fresh=args.fresh,
+                                 progress=not args.quiet, precision=args.precision)
+            if record is not None:
+                records.append(record)
     return records
 
 
