@@ -11,7 +11,6 @@ on: a retrained model's old result is recognised as stale and not shown as curre
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import time
 from pathlib import Path
@@ -22,7 +21,7 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from .checkpoint import WEIGHTS_FILE, write_json
+from .checkpoint import WEIGHTS_FILE, weights_digest, write_json
 from .corruptions import CORRUPTION_NAMES, SEVERITIES, corrupt
 from .evaluation import predict_logits
 
@@ -42,15 +41,6 @@ def stratified_subset(labels: np.ndarray, per_class: int) -> np.ndarray:
             raise ValueError(f"class {label} has {len(members)} test images, fewer than the {per_class} asked for")
         chosen.append(members[:per_class])
     return np.sort(np.concatenate(chosen))
-
-
-def weights_digest(checkpoint_dir: str | Path) -> str:
-    """sha256 of the checkpoint's weights file: what a robustness result is keyed by."""
-    digest = hashlib.sha256()
-    with open(Path(checkpoint_dir) / WEIGHTS_FILE, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def protocol(per_class: int, seed: int, test_size: int) -> dict[str, Any]:
