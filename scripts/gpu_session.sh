@@ -57,17 +57,22 @@ OUT=${OUT:-$(mktemp -d -t gpu-session-out.XXXXXX)}
 mkdir -p "$OUT" "$WORK/logs"
 export PYTHONUNBUFFERED=1 PYTHONPATH="$WORK/site:$REPO"  # the carried wheels and this checkout, nothing else
 if [[ $MODE == gpu ]]; then
-  PY=python3 DEVICE=cuda SUBSET=2000 TRAIN_OPTIONS="" EVALUATE_OPTIONS="" WORKERS=8 BENCHMARK_OPTIONS="--epochs 2"
+  PY=python3 DEVICE=cuda SMOKE_OPTIONS="--subset 2000 --epochs 1" SMOKE_IMAGES=2000 TRAIN_OPTIONS="" EVALUATE_OPTIONS=""
+  SMOKE_BENCHMARK_OPTIONS="--models plain_cnn --images 2000 --epochs 1" BENCHMARK_OPTIONS="--epochs 2"
   export CIFAR10_DATA=$REPO/$DEVICE_DATA
   [[ -f $CIFAR10_DATA ]] || { echo "no $DEVICE_DATA: run --prepare here and carry .device-data" >&2; exit 2; }
   BUDGET=540 SLOWER=1
 else
   fetch_wheels || exit 1
   PY=$("$HOST_PYTHON" "$REPO/scripts/gpu_machine_venv.py" "$WORK/venv") || exit 1
-  DEVICE=cpu SUBSET=600 TRAIN_OPTIONS="--subset 600 --epochs 1" EVALUATE_OPTIONS="--limit 600" WORKERS=2
-  BENCHMARK_OPTIONS="--models plain_cnn --images 600 --epochs 1 --workers 2"  # smoke and train cover the others
+  echo '{"batch_size": 64}' >"$WORK/small-batches.json"  # one step of 64 on 100 images: the same code, less work
+  DEVICE=cpu SMOKE_OPTIONS="--subset 100 --epochs 1 --recipe $WORK/small-batches.json" SMOKE_IMAGES=100
+  TRAIN_OPTIONS=$SMOKE_OPTIONS EVALUATE_OPTIONS="--limit 100"
+  # the benchmark keeps the default recipe's batch of 512; smoke and train cover the other models
+  SMOKE_BENCHMARK_OPTIONS="--models plain_cnn --images 600 --epochs 1 --workers 2"
+  BENCHMARK_OPTIONS=$SMOKE_BENCHMARK_OPTIONS
   export CIFAR10_DATA=${CIFAR10_DATA:-$SHARED_DATA}
-  BUDGET=3600 SLOWER=10  # a shared 2-core CPU: the limits only catch a hang here
+  BUDGET=1700 SLOWER=10  # a shared 2-core CPU: the limits only catch a hang here
 fi
 DEADLINE=$((SECONDS + BUDGET))
 : >"$OUT/steps.txt"
@@ -104,10 +109,10 @@ for i in range(torch.cuda.device_count()):
     print(f\"cuda:{i}\", p.name, round(p.total_memory / 2**30), \"GiB\")'"
 step install 60 "$PY -m pip install --no-index --no-deps --no-compile --no-cache-dir --target $WORK/site $WHEELS/*.whl"
 step data 180 "$PY scripts/prepare_data.py"
-if step smoke 120 "$TRAIN --subset $SUBSET --epochs 1 --out $WORK/smoke --fresh \
-      && $PY scripts/evaluate.py --device $DEVICE --checkpoints $WORK/smoke --limit $SUBSET \
-      && $PY scripts/benchmark_training.py --device $DEVICE --models plain_cnn --images $SUBSET --epochs 1 \
-           --workers $WORKERS --json $WORK/smoke-benchmark.json"; then
+if step smoke 120 "$TRAIN $SMOKE_OPTIONS --out $WORK/smoke --fresh \
+      && $PY scripts/evaluate.py --device $DEVICE --checkpoints $WORK/smoke --limit $SMOKE_IMAGES \
+      && $PY scripts/benchmark_training.py --device $DEVICE $SMOKE_BENCHMARK_OPTIONS --json $WORK/smoke-benchmark.json"
+then
   step train 330 "$TRAIN --out $WORK/checkpoints --fresh $TRAIN_OPTIONS"
   step pack 60 "cd $WORK && tar czf - checkpoints/*/model.safetensors checkpoints/*/run.json \
       | split -d -b 15M - $OUT/checkpoints.tar.gz."
