@@ -73,7 +73,7 @@ def test_scripts_refuse_a_device_in_one_line_before_loading_data(script, device,
     if script == "benchmark_training.py":
         arguments += ["--json", str(tmp_path / "benchmark.json")]
     result = subprocess.run([sys.executable, f"scripts/{script}", *arguments], cwd=REPO, env=environment,
-                            capture_output=True, text=True, timeout=120)
+                            capture_output=True, text=True, timeout=600)
     assert result.returncode == 2, result.stderr
     assert result.stderr.splitlines() == [result.stderr.strip()]  # one line, no traceback
     assert result.stderr.startswith(f"error: --device {device}" if device != "banana" else "error: --device 'banana'")
