@@ -26,13 +26,6 @@ from .explain import deepest_block
 from .images import ColourScale, colour_scale
 from .models.base import CifarNet, evaluating
 
-METHODS = {
-    "saliency": "Saliency",
-    "integrated_gradients": "Integrated Gradients",
-    "grad_cam": "Grad-CAM",
-    "occlusion": "Occlusion",
-    "smoothgrad": "SmoothGrad",
-}
 BASELINES = {
     "black": "black image",
     "mean": "dataset mean colour",
@@ -110,46 +103,88 @@ def _to_heatmap(attributions: torch.Tensor, reduce: str) -> np.ndarray:
     return reducers[reduce](attributions[0].detach().float()).cpu().numpy().astype(np.float32)
 
 
+@dataclass(frozen=True)
+class MethodResult:
+    heatmap: np.ndarray
+    delta: float | None = None
+    layer: str | None = None
+
+
+def _saliency(model: CifarNet, inputs: torch.Tensor, target: int, options: AttributionOptions) -> MethodResult:
+    return MethodResult(_to_heatmap(Saliency(model).attribute(inputs, target=target, abs=True), "max"))
+
+
+def _integrated_gradients(model: CifarNet, inputs: torch.Tensor, target: int,
+                          options: AttributionOptions) -> MethodResult:
+    attributions, deltas = IntegratedGradients(model).attribute(
+        inputs, baselines=baseline_for(options.baseline, inputs), target=target, n_steps=options.ig_steps,
+        internal_batch_size=options.internal_batch_size, return_convergence_delta=True)
+    return MethodResult(_to_heatmap(attributions, "sum"), delta=float(deltas[0]))
+
+
+def _grad_cam_method(model: CifarNet, inputs: torch.Tensor, target: int, options: AttributionOptions) -> MethodResult:
+    layer = options.grad_cam_layer or default_grad_cam_layer(model)
+    return MethodResult(_grad_cam(model, inputs, target, layer), layer=layer)
+
+
+def _occlusion(model: CifarNet, inputs: torch.Tensor, target: int, options: AttributionOptions) -> MethodResult:
+    window, stride = options.occlusion_window, options.occlusion_stride
+    positions = ((inputs.shape[-1] - window) // stride + 1) ** 2
+    attributions = Occlusion(model).attribute(
+        inputs, sliding_window_shapes=(3, window, window), strides=(3, stride, stride),
+        baselines=0.0,  # the dataset's mean colour, as faithfulness removes pixels
+        target=target, perturbations_per_eval=positions)  # every window in one batch
+    return MethodResult(_to_heatmap(attributions, "mean"))  # the window covers all channels alike
+
+
+def _smoothgrad(model: CifarNet, inputs: torch.Tensor, target: int, options: AttributionOptions) -> MethodResult:
+    noise = options.smoothgrad_noise * float(inputs.detach().max() - inputs.detach().min())
+    attributions = NoiseTunnel(Saliency(model)).attribute(
+        inputs, nt_type="smoothgrad", nt_samples=options.smoothgrad_samples,
+        nt_samples_batch_size=options.smoothgrad_samples, stdevs=noise, target=target, abs=True)
+    return MethodResult(_to_heatmap(attributions, "max"))
+
+
+@dataclass(frozen=True)
+class Method:
+    """An attribution method: everything about it in one place."""
+
+    name: str
+    title: str
+    compute: Callable[[CifarNet, torch.Tensor, int, AttributionOptions], MethodResult]
+    input_gradients: bool  # differentiates with respect to the input (captum would switch it on with a warning)
+    signed: bool  # whether its map can hold negative values (evidence against)
+
+
+METHODS: dict[str, Method] = {method.name: method for method in (
+    Method("saliency", "Saliency", _saliency, input_gradients=True, signed=False),
+    Method("integrated_gradients", "Integrated Gradients", _integrated_gradients, input_gradients=False, signed=True),
+    Method("grad_cam", "Grad-CAM", _grad_cam_method, input_gradients=False, signed=False),
+    Method("occlusion", "Occlusion", _occlusion, input_gradients=False, signed=True),
+    Method("smoothgrad", "SmoothGrad", _smoothgrad, input_gradients=True, signed=False),
+)}
+
+
+def method_title(name: str) -> str:
+    return METHODS[name].title
+
+
 def attribute(model: CifarNet, image: np.ndarray, target: int, method: str,
               options: AttributionOptions = AttributionOptions()) -> Attribution:
     """Attribute ``model``'s score for class ``target`` on one uint8 (32, 32, 3) image with ``method``.
 
     Pass a model from :func:`explainable_copy`; it runs in eval mode here in any case.
     """
+    if method not in METHODS:
+        raise AttributionError(f"unknown attribution method {method!r}; choose from {', '.join(METHODS)}")
+    chosen = METHODS[method]
     device = next(model.parameters()).device
-    # Gradient methods differentiate with respect to the input (captum would switch this on itself, with a warning).
-    inputs = model_input(image[None], device).requires_grad_(method in ("saliency", "smoothgrad"))
+    inputs = model_input(image[None], device).requires_grad_(chosen.input_gradients)
     started = time.perf_counter()
-    delta = layer = None
     with evaluating(model):
-        if method == "saliency":
-            heatmap = _to_heatmap(Saliency(model).attribute(inputs, target=target, abs=True), "max")
-        elif method == "integrated_gradients":
-            attributions, deltas = IntegratedGradients(model).attribute(
-                inputs, baselines=baseline_for(options.baseline, inputs), target=target, n_steps=options.ig_steps,
-                internal_batch_size=options.internal_batch_size, return_convergence_delta=True)
-            heatmap, delta = _to_heatmap(attributions, "sum"), float(deltas[0])
-        elif method == "grad_cam":
-            layer = options.grad_cam_layer or default_grad_cam_layer(model)
-            heatmap = _grad_cam(model, inputs, target, layer)
-        elif method == "occlusion":
-            window, stride = options.occlusion_window, options.occlusion_stride
-            positions = ((inputs.shape[-1] - window) // stride + 1) ** 2
-            attributions = Occlusion(model).attribute(
-                inputs, sliding_window_shapes=(3, window, window), strides=(3, stride, stride),
-                baselines=0.0,  # the dataset's mean colour, as faithfulness removes pixels
-                target=target, perturbations_per_eval=positions)  # every window in one batch
-            heatmap = _to_heatmap(attributions, "mean")  # the window covers all channels alike
-        elif method == "smoothgrad":
-            noise = options.smoothgrad_noise * float(inputs.detach().max() - inputs.detach().min())
-            attributions = NoiseTunnel(Saliency(model)).attribute(
-                inputs, nt_type="smoothgrad", nt_samples=options.smoothgrad_samples,
-                nt_samples_batch_size=options.smoothgrad_samples, stdevs=noise, target=target, abs=True)
-            heatmap = _to_heatmap(attributions, "max")
-        else:
-            raise AttributionError(f"unknown attribution method {method!r}; choose from {', '.join(METHODS)}")
-    signed = method in ("integrated_gradients", "occlusion")
-    return Attribution(method, heatmap, signed, time.perf_counter() - started, delta, layer)
+        result = chosen.compute(model, inputs, target, options)
+    return Attribution(method, result.heatmap, chosen.signed, time.perf_counter() - started, result.delta,
+                       result.layer)
 
 
 def _grad_cam(model: CifarNet, inputs: torch.Tensor, target: int, layer_name: str) -> np.ndarray:
@@ -272,7 +307,7 @@ def explain_image(models: dict[str, CifarNet], image: np.ndarray, methods: list[
             explanation.faithfulness[method] = faithfulness(model, image, explanation.target, result.heatmap)
             done += 1
             if progress is not None:
-                progress(done / steps, f"{model_name}: {METHODS[method]}")
+                progress(done / steps, f"{model_name}: {METHODS[method].title}")
         results[model_name] = explanation
     return results
 

@@ -3,17 +3,20 @@ checkpoint, and the image the explanation pages work on (a test image or an uplo
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any, Callable
 
 import numpy as np
 import streamlit as st
 
-from cifar_models.checkpoint import RECORD_FILE
+from cifar_models.checkpoint import RECORD_FILE, CheckpointError
 from cifar_models.data import CIFAR10, GET_DATA_COMMAND, DataError, download_cifar10, missing_data_message
 from cifar_models.images import enlarge
+from cifar_models.models import model_title
 from cifar_models.uploads import UPLOAD_EXTENSIONS, UploadError
 from dashboard import sources
 from dashboard.settings import data_argument, data_location, train_command
 from dashboard.state import IMAGE_CHOICE, kept
+from dashboard.views.common import provenance
 
 # ----------------------------------------------------------------------------------------------------------------
 # Data
@@ -72,6 +75,20 @@ def no_checkpoints_message(runs: sources.RunRecords) -> None:
         st.error(f"{name}: {problem}")
 
 
+def load_models(names: list[str], loader: Callable[[str], Any] = sources.load_model) -> dict[str, Any]:
+    """``loader(name)`` for each model that loads; each one that does not is named with the reason, and the page
+    goes on with the others (a stop when none loads)."""
+    loaded = {}
+    for name in names:
+        try:
+            loaded[name] = loader(name)
+        except CheckpointError as error:
+            st.error(f"{model_title(name)} is left out: {error}")
+    if not loaded:
+        st.stop()
+    return loaded
+
+
 def require_records() -> sources.RunRecords:
     """The run records for a page that needs them, or the message on how to create them and a stop."""
     runs = sources.load_records()
@@ -95,7 +112,7 @@ def sidebar_sources() -> None:
         else:
             st.caption(f"**Data** {problem.splitlines()[0]}")
         if runs.records:
-            models = ", ".join(f"{name} ({record.get('device', '?')}, {str(record.get('created', '?'))[:10]})"
+            models = "; ".join(f"{name} ({provenance(record)}, {str(record.get('created', '?'))[:10]})"
                                for name, record in runs.records.items())
             st.caption(f"**Checkpoints** `{runs.root}`: {models}")
         else:

@@ -1,7 +1,10 @@
 """What the AppTest modules share: the dashboard's page list and ways to read a rendered page."""
+import io
 from pathlib import Path
 
+import numpy as np
 import pyarrow as pa
+from PIL import Image
 from streamlit.testing.v1 import AppTest
 
 from cifar_models.checkpoint import find_checkpoints, read_record
@@ -16,6 +19,7 @@ HOME = navigation.PAGES[0].file
 PAGES = {page.file: page.shown_title for page in navigation.available_pages()}
 NEED_NO_CHECKPOINTS = {"app_pages/dataset.py", "app_pages/augmentation.py"}
 NEED_DATA = {"app_pages/dataset.py", "app_pages/augmentation.py"}
+FEATURE_MAPS, ATTRIBUTION, PREDICT = "app_pages/feature_maps.py", "app_pages/attribution.py", "app_pages/predict.py"
 
 
 def open_app_on(monkeypatch, page: str, checkpoints: Path, data: Path | None = None) -> AppTest:
@@ -56,3 +60,13 @@ def chart_frames(app: AppTest) -> list:
             for chart in app.get("vega_lite_chart") for dataset in chart.proto.datasets]
 
 
+
+
+def png(pixels: np.ndarray, size: int | None = None) -> bytes:
+    """The image as PNG bytes, resized to ``size`` x ``size`` (bicubic) where given: an upload."""
+    image = Image.fromarray(pixels)
+    if size:
+        image = image.resize((size, size), Image.Resampling.BICUBIC)
+    buffer = io.BytesIO()
+    image.save(buffer, "PNG")
+    return buffer.getvalue()

@@ -9,22 +9,12 @@ import pytest
 from PIL import Image
 
 # the shared AppTest helpers; open_app is in conftest.py
-from apptest_helpers import assert_rendered, chart_frames, page_text
+from apptest_helpers import ATTRIBUTION, FEATURE_MAPS, PREDICT, assert_rendered, chart_frames, page_text, png
 from cifar_models.checkpoint import read_record
 from cifar_models.explain import misclassified
 from dashboard import state
 
-FEATURE_MAPS, ATTRIBUTION, PREDICT = "app_pages/feature_maps.py", "app_pages/attribution.py", "app_pages/predict.py"
 MODEL_WIDGET = state.widget_key(state.MODEL_CHOICE)
-
-
-def png(pixels: np.ndarray, size: int | None = None) -> bytes:
-    image = Image.fromarray(pixels)
-    if size:
-        image = image.resize((size, size), Image.Resampling.BICUBIC)
-    buffer = io.BytesIO()
-    image.save(buffer, "PNG")
-    return buffer.getvalue()
 
 
 def image_captions(app) -> list[str]:
@@ -34,7 +24,7 @@ def image_captions(app) -> list[str]:
 
 @pytest.mark.parametrize("page", [FEATURE_MAPS, ATTRIBUTION, PREDICT])
 def test_without_checkpoints_each_page_says_how_to_train(open_app, tmp_path, page):
-    app = open_app(page, tmp_path)
+    app = open_app(page, tmp_path, data=tmp_path / "no-data")  # the data is not the point: nothing to decode
     assert_rendered(app, page)
     assert "No trained models found" in page_text(app)
     assert "scripts/train_all.py" in page_text(app)

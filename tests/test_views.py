@@ -15,6 +15,7 @@ from dashboard.views import augmentation, compare, dataset
 from dashboard.views.common import format_count, format_seconds
 from dashboard.views.home import model_card
 from dashboard.views.verdict import noise_band, senet_verdict
+from run_records import run_record, three
 
 
 def tensorboard_smoothing(values, weight):
@@ -50,30 +51,6 @@ def test_debiased_ema_passes_gaps_through_and_refuses_bad_weights():
     for weight in (-0.1, 1.0):
         with pytest.raises(ValueError, match="smoothing weight"):
             compare.debiased_ema([1.0], weight)
-
-
-def run_record(name, accuracy, *, n=10_000, macs=1e8, seconds=100.0, epochs=3, recipe=None, tta=None):
-    """A run record with the fields the reports read, in run.json's layout."""
-    recipe = recipe or DEFAULT_RECIPE.updated(epochs=epochs).to_dict()
-    confusion = np.full((10, 10), 10) + np.eye(10, dtype=int) * 90
-    return {
-        "model": name, "params": 1_000_000, "macs": macs, "classes": list(CLASSES), "recipe": recipe,
-        "data_fingerprint": "same", "data": {"subset": None}, "device": "cpu", "train_seconds": seconds,
-        "history": [{"epoch": e + 1, "train_loss": 2.0 / (e + 1), "train_acc": 0.3 + 0.1 * e,
-                     "val_loss": 2.2 / (e + 1), "val_acc": 0.25 + 0.1 * e, "images_per_s": 1000.0 + e}
-                    for e in range(epochs)],
-        "test": {"n": n, "accuracy": accuracy, "accuracy_tta": accuracy + 0.004 if tta is None else tta,
-                 "per_class_accuracy": [accuracy] * 10, "confusion_matrix": confusion.tolist(), "ece": 0.05,
-                 "latency_ms": 3.0, "throughput_images_per_s": 5000.0,
-                 "reliability": [{"low": 0.9, "high": 1.0, "confidence": 0.95, "accuracy": accuracy, "count": n},
-                                 {"low": 0.0, "high": 0.1, "confidence": None, "accuracy": None, "count": 0}]},
-    }
-
-
-def three(senet, plain=0.90, inception=0.91, **options):
-    return {"plain_cnn": run_record("plain_cnn", plain, macs=4e7, seconds=50, **options),
-            "senet": run_record("senet", senet, macs=5.5e8, seconds=300, **options),
-            "inception": run_record("inception", inception, macs=3.6e8, seconds=200, **options)}
 
 
 def test_verdict_reads_the_records():
@@ -156,7 +133,7 @@ def test_recipe_table_shows_differences_only_when_asked():
 def test_model_card_and_formats():
     card = model_card(run_record("senet", 0.9312, seconds=754, macs=555_509_760))
     assert card == {"test accuracy": "93.12%", "parameters": "1.00 M", "multiply-accumulates": "555.5 M per image",
-                    "training time": "12 min 34 s for 3 epochs", "device": "cpu"}
+                    "training time": "12 min 34 s for 3 epochs", "device": "cpu", "precision": "bf16"}
     assert format_count(2_784_250) == "2.78 M" and format_count(float("nan")) == "—"
     assert format_seconds(7300) == "2 h 01 min" and format_seconds(4.25) == "4.2 s"
 
@@ -176,16 +153,23 @@ def test_data_statistics_on_the_real_data(cifar):
     assert list(statistics.index) == ["red", "green", "blue"]
 
 
-def test_sample_order_and_pages(cifar):
-    labels = cifar.test.labels
+@pytest.fixture(scope="module")
+def synthetic_split():
+    """Random uint8 images and labels shaped like a CIFAR-10 split: where what the pictures show is not the point."""
+    rng = np.random.default_rng(0)
+    return rng.integers(0, 256, (1000, 32, 32, 3), dtype=np.uint8), rng.integers(0, 10, 1000)
+
+
+def test_sample_order_and_pages(synthetic_split):
+    images, labels = synthetic_split
     cats = dataset.sample_order(labels, CLASSES.index("cat"), seed=3)
     assert len(cats) == (labels == 3).sum() and (labels[cats] == 3).all()
     np.testing.assert_array_equal(cats, dataset.sample_order(labels, 3, seed=3))
     assert not np.array_equal(cats, dataset.sample_order(labels, 3, seed=4))
     assert sorted(dataset.sample_order(labels, None, 0)) == list(range(len(labels)))
     assert dataset.page_count(1000, 40) == 25 and dataset.page_count(0, 40) == 1
-    np.testing.assert_array_equal(dataset.page_of(cats, 25, 40), cats[960:1000])
-    image = cifar.test.images[0]
+    np.testing.assert_array_equal(dataset.page_of(cats, 2, 40), cats[40:80])
+    image = images[0]
     big = enlarge(image, 4)
     assert big.shape == (128, 128, 3) and (big[4:8, 8:12] == image[1, 2]).all()
 
@@ -199,8 +183,8 @@ def test_random_batch_and_typed_indices():
             augmentation.parse_indices(text, 100)
 
 
-def test_augmentation_preview_is_the_training_pipeline(cifar):
-    images, labels = cifar.train.images[:4], cifar.train.labels[:4]
+def test_augmentation_preview_is_the_training_pipeline(synthetic_split):
+    images, labels = synthetic_split[0][:4], synthetic_split[1][:4]
     params = {"crop_padding": 4, "flip_p": 0.5, "cutout_size": 8, "rotate_degrees": 10.0}
     previews = augmentation.augmentation_preview(images, labels, params, draws=3, seed=7)
     assert len(previews) == 3 and all(p.images.shape == images.shape for p in previews)

@@ -5,10 +5,10 @@ import pandas as pd
 import streamlit as st
 
 from cifar_models import attribution, explain, images
-from cifar_models.checkpoint import CheckpointError
 from cifar_models.images import enlarge
 from cifar_models.models import model_title
 from dashboard import sources, state, widgets
+from dashboard.views.charts import model_colours
 from dashboard.views.common import ordered
 
 IMAGE_SCALE = 6
@@ -23,17 +23,14 @@ runs = widgets.require_records()
 names = list(ordered(runs.records))
 classes = runs.records[names[0]]["classes"]
 chosen = widgets.choose_image("attribution")
-try:
-    models = {name: sources.load_explainable_model(name) for name in names}
-except CheckpointError as error:
-    st.error(str(error))
-    st.stop()
+models = widgets.load_models(names, sources.load_explainable_model)
+names = list(models)
 depths = explain.comparable_depths({name: model.inspectable_layers() for name, model in models.items()})
 
 with st.sidebar:
     target_choice = st.selectbox("Target class", [PREDICTED, *classes])
     methods = st.multiselect("Methods", list(attribution.METHODS), default=DEFAULT_METHODS,
-                             format_func=attribution.METHODS.get)
+                             format_func=attribution.method_title)
     baseline = st.selectbox("Integrated Gradients baseline", list(attribution.BASELINES),
                             format_func=attribution.BASELINES.get)
     steps = st.slider("Integrated Gradients steps", 8, 128, 32, step=8)
@@ -72,7 +69,7 @@ st.altair_chart(alt.Chart(probabilities).mark_bar().encode(
     x=alt.X("class:N", sort=classes, title=None),
     xOffset=alt.XOffset("model:N", sort=[model_title(n) for n in names]),
     y=alt.Y("probability:Q", scale=alt.Scale(domain=[0, 1]), axis=alt.Axis(format="%")),
-    color=alt.Color("model:N", sort=[model_title(n) for n in names], title=None),
+    color=model_colours(names, by_title=True, title=None),
     tooltip=["model", "class", alt.Tooltip("probability:Q", format=".1%")],
 ).properties(height=220), width="stretch")
 facts.markdown("**Explained class** " + " · ".join(f"{model_title(n)}: {classes[r.target]}"
@@ -80,7 +77,7 @@ facts.markdown("**Explained class** " + " · ".join(f"{model_title(n)}: {classes
 
 st.subheader("Which map to trust")
 faithfulness = pd.DataFrame([
-    {"model": model_title(name), "method": attribution.METHODS[method], "top-pixel drop": f.top_drop,
+    {"model": model_title(name), "method": attribution.method_title(method), "top-pixel drop": f.top_drop,
      "random drop": f.random_drop, "faithfulness": f.score}
     for name, r in result.items() for method, f in r.faithfulness.items()])
 first = next(iter(result.values())).faithfulness[methods[0]]
@@ -92,7 +89,7 @@ st.dataframe(faithfulness, hide_index=True, column_config={
                                                                            "faithfulness")})
 
 for method in methods:
-    st.subheader(attribution.METHODS[method])
+    st.subheader(attribution.method_title(method))
     for column, (name, explanation) in zip(st.columns(len(result)), result.items()):
         found = explanation.attributions[method]
         scale = found.colour_scale()

@@ -3,17 +3,17 @@ import altair as alt
 import streamlit as st
 
 from cifar_models.models import model_title
-from dashboard import state, widgets
-from dashboard.views import compare
-from dashboard.views.common import ordered
+from dashboard import sources, state, widgets
+from dashboard.views import compare, evidence
+from dashboard.views.charts import model_colours
+from dashboard.views.common import ordered, provenance
 from dashboard.views.verdict import senet_verdict
 
 st.title("Compare")
 runs = widgets.require_records()
 records = ordered(runs.records)
 names = list(records)
-# one colour per model on every chart of the page
-MODEL_COLOR = alt.Color("model:N", scale=alt.Scale(domain=names, scheme="tableau10"), title="model")
+MODEL_COLOR = model_colours(names)  # each model in its registered colour on every chart
 
 with st.sidebar:
     chosen = st.multiselect("Models", names, **state.kept("compare_models", names, names))
@@ -22,7 +22,12 @@ with st.sidebar:
                                "faint.", **state.kept("compare_smoothing", 0.6))
     differences_only = st.toggle("Recipes: differences only", **state.kept("compare_differences", False))
 
-verdict = senet_verdict(records)
+seed_records = sources.load_seed_records()
+data, data_problem = widgets.available_data()
+# the statistics pair each test prediction with its label: without the data, the records' own noise-band verdict
+comparisons = sources.pair_comparisons(seed_records, data) if data is not None else []
+verdict = (evidence.evidence_verdict(comparisons, {name: len(seeds) for name, seeds in seed_records.items()},
+                                     sources.load_robustness(names)) if comparisons else senet_verdict(records))
 st.subheader("Is SENet the best by far?")
 {"yes": st.success, "no": st.info}.get(verdict.answer, st.warning)(verdict.text)
 for name, problem in runs.problems.items():
@@ -31,6 +36,8 @@ if not chosen:
     st.info("Choose at least one model in the sidebar.")
     st.stop()
 shown = {name: records[name] for name in chosen}
+st.markdown("**How each was made**  \n" + "  \n".join(f"{model_title(name)}: {provenance(record)}"
+                                                       for name, record in shown.items()))
 
 
 SPLIT_DASH = alt.StrokeDash("split:N", sort=["train", "validation"], title="split")
@@ -140,3 +147,15 @@ if recipes.empty:
     st.info("The recipes are identical." if differences_only else "The records hold no recipes.")
 else:
     st.dataframe(recipes, height="content")
+
+st.subheader("The evidence: seeds and every pair of models")
+st.dataframe(evidence.seed_table(seed_records), column_config={
+    "mean test accuracy": st.column_config.NumberColumn(format="percent"),
+    "std": st.column_config.NumberColumn(format="percent", help="Over the seeds (0 with one seed)")})
+if comparisons:
+    st.dataframe(evidence.pair_table(comparisons), column_config={
+        "difference (points)": st.column_config.NumberColumn(format="%+.2f"),
+        "McNemar p": st.column_config.NumberColumn(format="%.3g", help="Exact test; the largest over seeds"),
+        "Holm p": st.column_config.NumberColumn(format="%.3g", help="Corrected for the number of pairs")})
+else:
+    st.info(f"McNemar's test pairs each test prediction with its label, which needs the data set: {data_problem}.")

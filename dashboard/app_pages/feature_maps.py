@@ -5,7 +5,6 @@ import pandas as pd
 import streamlit as st
 
 from cifar_models import explain
-from cifar_models.checkpoint import CheckpointError
 from cifar_models.images import colour_scale
 from cifar_models.models import model_title
 from dashboard import sources, state, widgets
@@ -21,15 +20,12 @@ st.title("Feature maps")
 runs = widgets.require_records()
 names = list(ordered(runs.records))
 
+models = {name: checkpoint.model for name, checkpoint in widgets.load_models(names).items()}
+names = list(models)
 with st.sidebar:
     model_name = st.selectbox("Model", names, format_func=model_title,
                               **state.kept(state.MODEL_CHOICE, names[0], names))
 chosen = widgets.choose_image("feature_maps")
-try:
-    models = {name: sources.load_model(name).model for name in names}
-except CheckpointError as error:
-    st.error(str(error))
-    st.stop()
 model = models[model_name]
 # SE gates are one number per channel, not maps: they have their own section below.
 layers = {name: layer for name, layer in model.inspectable_layers().items() if layer.kind != "gate"}

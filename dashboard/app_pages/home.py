@@ -1,16 +1,10 @@
 """Home: what the lab shows, the three models as cards read from their run records, and the verdict on SENet."""
 import streamlit as st
 
-from cifar_models.models import model_title
+from cifar_models.models import MODELS
 from dashboard import navigation, settings, sources, widgets
 from dashboard.views.home import model_card
 from dashboard.views.verdict import senet_verdict
-
-ARCHITECTURES = {
-    "plain_cnn": "Five convolution blocks with DropBlock in the first three: the baseline.",
-    "senet": "SE-ResNet-18: every residual block re-weights its channels with a squeeze-and-excitation gate.",
-    "inception": "GoogLeNet's Inception modules: parallel 1x1, 3x3, double-3x3 and pooling branches.",
-}
 
 st.title(navigation.HOME_HEADING)
 st.markdown(
@@ -27,10 +21,11 @@ runs = sources.load_records()
 if not runs.records:
     widgets.no_checkpoints_message(runs)
     st.stop()
-for column, name in zip(st.columns(len(ARCHITECTURES)), ARCHITECTURES):
+for column, spec in zip(st.columns(len(MODELS)), MODELS.values()):
+    name = spec.name
     with column.container(border=True):
-        st.subheader(model_title(name))
-        st.caption(ARCHITECTURES[name])
+        st.subheader(spec.title)
+        st.caption(spec.summary)
         record = runs.records.get(name)
         if record is None:
             st.warning(runs.problems.get(name, "Not trained yet. Train it with:"))

@@ -4,13 +4,12 @@ import altair as alt
 import streamlit as st
 
 from cifar_models import explain
-from cifar_models.checkpoint import CheckpointError
 from cifar_models.evaluation import predict_proba
 from cifar_models.images import enlarge
-from cifar_models.models import model_title
+from cifar_models.models import model_colour, model_title
 from cifar_models.uploads import MAX_PIXELS, UPLOAD_EXTENSIONS, UploadError
 from dashboard import settings, sources, state, widgets
-from dashboard.views.common import ordered
+from dashboard.views.common import ordered, provenance
 
 SEEN_SCALE = 8
 GALLERY_SCALE = 3
@@ -50,28 +49,25 @@ else:
                        f"{prepared.mode}  \nCentre square ({left}, {top}) to ({right}, {bottom}), resized to 32x32.")
         for note in prepared.notes:
             facts.caption(note)
-        try:
-            probabilities = {name: predict_proba(sources.load_model(name).model, prepared.pixels[None])[0]
-                             for name in names}
-        except CheckpointError as error:
-            st.error(str(error))
-            st.stop()
+        probabilities = {name: predict_proba(checkpoint.model, prepared.pixels[None])[0]
+                         for name, checkpoint in widgets.load_models(names).items()}
         top = explain.class_probability_table(probabilities, classes, top=5)
-        for column, name in zip(st.columns(len(names)), names):
+        for column, name in zip(st.columns(len(probabilities)), probabilities):
             rows = top[top["model"] == name]
             column.markdown(f"**{model_title(name)}**: {rows['class'].iloc[0]}")
-            column.altair_chart(alt.Chart(rows).mark_bar().encode(
+            column.altair_chart(alt.Chart(rows).mark_bar(color=model_colour(name)).encode(
                 y=alt.Y("class:N", sort=rows["class"].tolist(), title=None),
                 x=alt.X("probability:Q", scale=alt.Scale(domain=[0, 1]), axis=alt.Axis(format="%")),
                 tooltip=["rank", "class", alt.Tooltip("probability:Q", format=".1%")],
             ).properties(height=150), width="stretch")
 
 st.subheader(f"Test images {model_title(gallery_model)} gets wrong")
-data = sources.load_data()
+st.caption(f"{model_title(gallery_model)}: {provenance(runs.records[gallery_model])}")
+data, data_problem = widgets.available_data()
 record_test = runs.records[gallery_model].get("test") or {}
 predictions = record_test.get("predictions")
 if data is None:
-    st.warning("The gallery needs the data set: none found where the dashboard looked. See the Dataset page.")
+    st.warning(f"The gallery needs the test images. Data {data_problem}".replace("\n", "  \n"))
 elif runs.records[gallery_model].get("data_fingerprint") != data.fingerprint:
     st.warning(f"{model_title(gallery_model)} was evaluated on another copy of CIFAR-10 than the one loaded "
                f"(`{data.source}`), whose test images may be in another order: the gallery would show the wrong "

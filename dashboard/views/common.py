@@ -48,3 +48,10 @@ def format_seconds(seconds: float) -> str:
 
 def format_percent(fraction: float) -> str:
     return "—" if not math.isfinite(fraction) else f"{100 * fraction:.2f}%"
+
+
+def provenance(record: dict) -> str:
+    """How a model was made, beside every figure of it: device, precision, epochs and training time."""
+    epochs = len(record.get("history") or [])
+    return (f"{record.get('device') or '—'} · {record.get('precision') or '—'} · {epochs} epoch{'s' * (epochs != 1)} "
+            f"· {format_seconds(number(record.get('train_seconds')))} training")

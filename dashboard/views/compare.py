@@ -124,6 +124,7 @@ def cost_table(records: Records) -> pd.DataFrame:
             "ECE": number(test.get("ece")),
             "epochs": len(record.get("history") or []),
             "device": str(record.get("device") or "—"),
+            "precision": str(record.get("precision") or "—"),
         })
     return pd.DataFrame(rows).set_index("model") if rows else pd.DataFrame()
 

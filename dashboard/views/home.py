@@ -14,4 +14,5 @@ def model_card(record: dict) -> dict[str, str]:
         "multiply-accumulates": format_count(row["MACs per image"]) + " per image",
         "training time": f"{format_seconds(row['training seconds'])} for {row['epochs']} epochs",
         "device": row["device"],
+        "precision": row["precision"],
     }

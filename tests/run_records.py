@@ -1,0 +1,34 @@
+"""Run records in run.json's layout (every field the engine writes), for tests of what reads them."""
+import numpy as np
+
+from cifar_models.data import CLASSES
+from cifar_models.recipe import DEFAULT_RECIPE
+
+
+def run_record(name, accuracy, *, n=10_000, macs=1e8, seconds=100.0, epochs=3, recipe=None, tta=None):
+    """A run record with the fields the reports read, in run.json's layout."""
+    recipe = recipe or DEFAULT_RECIPE.updated(epochs=epochs).to_dict()
+    confusion = np.full((10, 10), 10) + np.eye(10, dtype=int) * 90
+    return {
+        "model": name, "model_options": {}, "params": 1_000_000, "macs": macs, "classes": list(CLASSES),
+        "recipe": recipe, "recipe_overrides": {}, "data_fingerprint": "same",
+        "data": {"source": "cifar10-jpeg.tar.gz", "train": 45_000, "val": 5_000, "test": n, "subset": None},
+        "git_commit": None, "device": "cpu", "precision": "bf16", "world_size": 1, "rank_weight_checksums": [1.0],
+        "torch_version": "2.14.1", "train_seconds": seconds, "wall_seconds": seconds + 10,
+        "created": "2026-11-27T12:00:00+00:00",
+        "history": [{"epoch": e + 1, "train_loss": 2.0 / (e + 1), "train_acc": 0.3 + 0.1 * e,
+                     "val_loss": 2.2 / (e + 1), "val_acc": 0.25 + 0.1 * e, "lr": 0.1,
+                     "epoch_seconds": seconds / epochs, "images_per_s": 1000.0 + e}
+                    for e in range(epochs)],
+        "test": {"n": n, "accuracy": accuracy, "accuracy_tta": accuracy + 0.004 if tta is None else tta,
+                 "per_class_accuracy": [accuracy] * 10, "confusion_matrix": confusion.tolist(), "ece": 0.05,
+                 "latency_ms": 3.0, "throughput_images_per_s": 5000.0, "predictions": [], "confidence": [],
+                 "reliability": [{"low": 0.9, "high": 1.0, "confidence": 0.95, "accuracy": accuracy, "count": n},
+                                 {"low": 0.0, "high": 0.1, "confidence": None, "accuracy": None, "count": 0}]},
+    }
+
+
+def three(senet, plain=0.90, inception=0.91, **options):
+    return {"plain_cnn": run_record("plain_cnn", plain, macs=4e7, seconds=50, **options),
+            "senet": run_record("senet", senet, macs=5.5e8, seconds=300, **options),
+            "inception": run_record("inception", inception, macs=3.6e8, seconds=200, **options)}
