@@ -36,6 +36,7 @@ PAGES = (
     PageSpec("app_pages/dataset.py", "Dataset", ":material/grid_view:"),
     PageSpec("app_pages/augmentation.py", "Augmentation", ":material/auto_fix_high:"),
     PageSpec("app_pages/compare.py", "Compare", ":material/leaderboard:"),
+    PageSpec("app_pages/robustness.py", "Robustness", ":material/blur_on:"),
     PageSpec("app_pages/feature_maps.py", "Feature maps", ":material/layers:"),
     PageSpec("app_pages/attribution.py", "Attribution", ":material/visibility:"),
     PageSpec("app_pages/predict.py", "Predict", ":material/upload:"),

@@ -15,12 +15,15 @@ import streamlit as st
 from torch import nn
 
 from cifar_models.checkpoint import (RECORD_FILE, WEIGHTS_FILE, CheckpointError, LoadedCheckpoint, find_checkpoints,
+                                     find_seed_checkpoints,
                                      load_checkpoint, read_record)
 from cifar_models.data import CIFAR10, find_source, load_cifar10
+from cifar_models.evaluation import predict_logits
 from cifar_models.explain import class_average_gates
+from cifar_models.robustness import ROBUSTNESS_FILE, read_robustness
 from cifar_models.uploads import PreparedImage, prepare_upload
 from dashboard.settings import checkpoint_root, data_location, train_command
-from dashboard.views import augmentation, dataset
+from dashboard.views import augmentation, dataset, evidence, robustness
 
 # ----------------------------------------------------------------------------------------------------------------
 # Data
@@ -137,3 +140,79 @@ def class_gates(model_name: str, created: str, data: CIFAR10, class_index: int, 
 @st.cache_data(show_spinner=False, max_entries=16)
 def prepared_upload(content: bytes, name: str) -> PreparedImage:
     return prepare_upload(content, name)  # an UploadError is not cached: the next rerun raises it again
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Robustness
+
+
+@st.cache_data(show_spinner="Reading the robustness results…")
+def _read_robustness(folder: str, stamps: tuple) -> dict | None:  # the stamps are in the cache key only
+    return read_robustness(folder)
+
+
+def load_robustness(names: list[str]) -> dict[str, dict | None]:
+    """Each model's ``robustness.json`` if it was measured on the weights now in its folder, else None; read again
+    when the result or the weights change."""
+    root = checkpoint_root()
+    return {name: _read_robustness(str(root / name), (_modified(root / name / ROBUSTNESS_FILE),
+                                                      _modified(root / name / WEIGHTS_FILE)))
+            for name in names}
+
+
+@st.cache_data(show_spinner="Degrading the images…", max_entries=64)
+def degraded_images(images: np.ndarray, corruption: str, severity: int) -> np.ndarray:
+    return robustness.degraded_images(images, corruption, severity)
+
+
+@st.cache_data(show_spinner="Classifying the degraded images…", max_entries=64)
+def _predicted_classes(_checkpoint: LoadedCheckpoint, folder: str, created: str, images: np.ndarray) -> np.ndarray:
+    precision = _checkpoint.record.get("precision", "auto")  # as evaluate.py --robustness measured it
+    return predict_logits(_checkpoint.model, images, device="cpu", precision=precision).argmax(1).numpy()
+
+
+def predicted_classes(name: str, images: np.ndarray) -> np.ndarray:
+    """Model ``name``'s predicted class for each of ``images``, computed once per model and image set."""
+    checkpoint = load_model(name)
+    return _predicted_classes(checkpoint, str(checkpoint.directory), str(checkpoint.record.get("created")), images)
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Several seeds and the verdict's statistics
+
+
+@st.cache_data(show_spinner=False)
+def _read_seed_records(root: str, stamps: tuple) -> evidence.SeedRecords:  # the stamps are in the cache key only
+    seeds = {}
+    for name, folders in find_seed_checkpoints(root).items():
+        readable = []
+        for folder in folders:
+            try:
+                readable.append(read_record(folder))
+            except CheckpointError:
+                continue  # the first seed's problem is shown by load_records; a damaged extra seed is left out
+        seeds[name] = readable
+    return seeds
+
+
+def seed_stamps() -> tuple:
+    """Every seed's run record and when it was written: what the seed views depend on."""
+    root = checkpoint_root()
+    return tuple((str(folder), _modified(folder / RECORD_FILE))
+                 for folders in find_seed_checkpoints(root).values() for folder in folders)
+
+
+def load_seed_records() -> evidence.SeedRecords:
+    """Every model's run records over seeds (``<root>/<model>``, then ``<root>/seed-<k>/<model>``)."""
+    return _read_seed_records(str(checkpoint_root()), seed_stamps())
+
+
+@st.cache_data(show_spinner="Testing the pairs of models (McNemar, paired bootstrap)…", max_entries=8)
+def _pair_comparisons(_seed_records: evidence.SeedRecords, stamps: tuple, _labels: np.ndarray,
+                      fingerprint: str) -> list:  # the stamps and the fingerprint are the cache key
+    return evidence.comparisons_for(_seed_records, _labels)
+
+
+def pair_comparisons(seed_records: evidence.SeedRecords, data: CIFAR10) -> list:
+    """The verdict's statistics for every pair of models, computed once per set of records and data."""
+    return _pair_comparisons(seed_records, seed_stamps(), data.test.labels, data.fingerprint)

@@ -1,0 +1,75 @@
+"""Robustness: the CIFAR-10-C corruptions on the same test images with each model's prediction, and each model's
+accuracy per corruption x severity from ``evaluate.py --robustness``."""
+import altair as alt
+import streamlit as st
+
+from cifar_models.corruptions import CORRUPTION_NAMES, CORRUPTIONS, SEVERITIES
+from cifar_models.images import enlarge
+from dashboard import sources, state, widgets
+from dashboard.views import robustness
+from dashboard.views.common import ordered
+
+SCALE = 3  # 32x32 shown at 96x96
+
+st.title("Robustness")
+st.caption("The 15 common corruptions of CIFAR-10-C (Hendrycks & Dietterich, ICLR 2019) at 5 severities, with the "
+           "CIFAR parameters of the paper's code, generated from our test split.")
+runs = widgets.require_records()
+names = list(ordered(runs.records))
+
+with st.sidebar:
+    corruption = st.selectbox("Corruption", CORRUPTION_NAMES, format_func=robustness.corruption_label,
+                              **state.kept("robustness_corruption", CORRUPTION_NAMES[0], CORRUPTION_NAMES))
+    severity = st.slider("Severity", min_value=SEVERITIES[0], max_value=SEVERITIES[-1],
+                         **state.kept("robustness_severity", 3, SEVERITIES))
+    draw = st.number_input("Image draw", min_value=0, max_value=9_999, step=1,
+                           help="Which test image of each class is shown (a seed)",
+                           **state.kept("robustness_draw", 0))
+
+st.subheader(f"{CORRUPTIONS[corruption].title}, severity {severity}: the same test images, degraded")
+data, problem = widgets.available_data()
+if data is None:
+    st.info(f"The degraded examples need the data set: {problem}.")
+else:
+    indices = robustness.example_indices(data.test.labels, draw)
+    clean = data.test.images[indices]
+    degraded = sources.degraded_images(clean, corruption, severity)
+    st.image([enlarge(image, SCALE) for image in clean], width=32 * SCALE,
+             caption=[f"#{index}" for index in indices])
+    st.image([enlarge(image, SCALE) for image in degraded], width=32 * SCALE,
+             caption=[f"image {i + 1}" for i in range(len(indices))])
+    predicted = {name: sources.predicted_classes(name, degraded) for name in names}
+    st.dataframe(robustness.prediction_table(predicted, data.test.labels[indices]))
+
+st.subheader("Accuracy per corruption and severity")
+results = sources.load_robustness(names)
+missing = robustness.missing_results(names, results)
+if missing:
+    st.info(f"No current robustness result for {', '.join(missing)} (never measured, or measured on other "
+            f"weights). Compute it with:")
+    st.code(f"{robustness.ROBUSTNESS_COMMAND} --checkpoints {runs.root}", language="bash")
+grid = robustness.accuracy_grid(results)
+if grid.empty:
+    st.stop()
+st.markdown(robustness.robustness_ranking(results))
+st.dataframe(robustness.summary_table(results), column_config={
+    "clean accuracy": st.column_config.NumberColumn(format="percent", help="On the same subset, uncorrupted"),
+    "mean corruption accuracy": st.column_config.NumberColumn(format="percent",
+                                                              help="The mean over the 75 corruption x severity cells"),
+    "mCE (plain_cnn = 100%)": st.column_config.NumberColumn(
+        format="percent", help="Errors summed over severities relative to plain_cnn's, averaged over the corruptions "
+                               "(ImageNet-C's mCE with plain_cnn in AlexNet's place); lower is more robust"),
+})
+corruption_order = [robustness.corruption_label(name) for name in CORRUPTION_NAMES]
+measured = [name for name in names if results.get(name)]
+for column, name in zip(st.columns(len(measured)), measured):
+    cells = alt.Chart(grid[grid["model"] == name]).encode(
+        x=alt.X("severity:O", title="severity"),
+        y=alt.Y("corruption:N", sort=corruption_order, title=None),
+        tooltip=["corruption", "severity", alt.Tooltip("accuracy:Q", format=".1%")])
+    column.altair_chart((cells.mark_rect().encode(color=alt.Color("accuracy:Q", scale=alt.Scale(domain=[0, 1]),
+                                                                  legend=None))
+                         + cells.mark_text(fontSize=9).encode(
+                             text=alt.Text("accuracy:Q", format=".0%"),
+                             color=alt.condition("datum.accuracy > 0.5", alt.value("white"), alt.value("black"))))
+                        .properties(title=name, width=alt.Step(28), height=alt.Step(18)))

@@ -1,0 +1,85 @@
+"""The verdict with statistical evidence: mean ± std over seeds, and for every pair of models McNemar's exact test and
+a paired bootstrap interval on the test predictions (``cifar_models.statistics``), plus robustness where measured."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from cifar_models.statistics import VERDICT_RULE, PairComparison, compare_models, leads_by_far, mean_and_std
+
+from .common import format_percent, ordered, test_metrics
+from .verdict import Verdict
+
+SeedRecords = dict[str, list[dict]]  # model name -> its run records, one per seed
+
+
+def seed_table(seed_records: SeedRecords) -> pd.DataFrame:
+    """Per model: seeds, the test accuracy's mean and standard deviation over them, and the seeds used."""
+    rows = {}
+    for name, records in ordered(seed_records).items():
+        accuracies = [test_metrics(r)["accuracy"] for r in records if test_metrics(r).get("accuracy") is not None]
+        mean, std = mean_and_std(accuracies) if accuracies else (np.nan, np.nan)
+        rows[name] = {"seeds": len(accuracies), "mean test accuracy": mean, "std": std,
+                      "recipe seeds": ", ".join(str((r.get("recipe") or {}).get("seed", "?")) for r in records)}
+    return pd.DataFrame.from_dict(rows, orient="index").rename_axis("model")
+
+
+def paired_predictions(seed_records: SeedRecords) -> tuple[dict[str, np.ndarray], int]:
+    """Each model's test predictions ``(seeds, n)`` over the seeds that predicted the same number ``n`` of test
+    images (the smallest count among the models), and that ``n``."""
+    counts = [len(test_metrics(r).get("predictions") or []) for records in seed_records.values() for r in records]
+    n = min((count for count in counts if count), default=0)
+    predictions = {}
+    for name, records in ordered(seed_records).items():
+        rows = [test_metrics(r)["predictions"][:n] for r in records
+                if len(test_metrics(r).get("predictions") or []) >= n]
+        if rows and n:
+            predictions[name] = np.array(rows)
+    return predictions, n
+
+
+def pair_table(comparisons: list[PairComparison]) -> pd.DataFrame:
+    """One row per pair: the accuracy difference in points, its 95% interval, McNemar's p raw and Holm-corrected."""
+    return pd.DataFrame([{
+        "pair": f"{c.model_a} − {c.model_b}", "difference (points)": 100 * c.difference,
+        "95% interval (points)": f"{100 * c.interval_low:+.2f} to {100 * c.interval_high:+.2f}",
+        f"only {c.model_a} right": c.a_only, f"only {c.model_b} right": c.b_only,
+        "McNemar p": c.p_value, "Holm p": c.p_corrected, "significant": c.significant,
+    } for c in comparisons]).set_index("pair") if comparisons else pd.DataFrame()
+
+
+def evidence_verdict(comparisons: list[PairComparison], seeds: dict[str, int], robustness: dict[str, dict | None],
+                     question_model: str = "senet") -> Verdict:
+    """'Is ``question_model`` the best by far?' under ``VERDICT_RULE``, with the pairs' figures and, where measured,
+    the mean corruption accuracies."""
+    pairs = [c for c in comparisons if question_model in (c.model_a, c.model_b)]
+    if not pairs:
+        return Verdict("cannot say", f"There is no {question_model} run with test predictions to compare. "
+                                     + VERDICT_RULE)
+    statements, by_far = [], []
+    for c in pairs:
+        rival = c.model_b if c.model_a == question_model else c.model_a
+        lead = 100 * (c.difference if c.model_a == question_model else -c.difference)
+        low, high = sorted(100 * v * (1 if c.model_a == question_model else -1) for v in (c.interval_low,
+                                                                                           c.interval_high))
+        statements.append(f"against {rival}: {lead:+.2f} points (95% interval {low:+.2f} to {high:+.2f}), "
+                          f"Holm-corrected p = {c.p_corrected:.3g}")
+        by_far.append(leads_by_far(c, question_model))
+    seed_note = ", ".join(f"{name} {count}" for name, count in seeds.items())
+    text = f"{VERDICT_RULE} {question_model} " + "; ".join(statements) + f" (seeds: {seed_note})."
+    measured = {name: r for name, r in robustness.items() if r}
+    if question_model in measured and len(measured) > 1:
+        best = max(measured, key=lambda name: measured[name]["mean_corruption_accuracy"])
+        figures = ", ".join(f"{name} {format_percent(r['mean_corruption_accuracy'])}" for name, r in measured.items())
+        text += (f" Under the CIFAR-10-C corruptions {best} holds up best (mean corruption accuracy: {figures}).")
+    if all(by_far):
+        return Verdict("yes", f"Yes, by far. {text}")
+    if all(c.significant and (c.difference > 0) == (c.model_a == question_model) for c in pairs):
+        return Verdict("no", f"Best, and significantly so, but not by 2 points against every rival. {text}")
+    return Verdict("no", f"No. {text}")
+
+
+def comparisons_for(seed_records: SeedRecords, labels: np.ndarray, resamples: int = 2000) -> list[PairComparison]:
+    """The pairs' statistics over the test images every model predicted (the first ``n`` of ``labels``)."""
+    predictions, n = paired_predictions(seed_records)
+    return compare_models(predictions, np.asarray(labels)[:n], resamples=resamples) if len(predictions) > 1 else []

@@ -1,0 +1,69 @@
+"""The Compare page's verdict with evidence, on synthetic run records whose answer is known."""
+import numpy as np
+import pytest
+
+from dashboard.views.evidence import comparisons_for, evidence_verdict, pair_table, paired_predictions, seed_table
+
+
+def record(predictions: np.ndarray, labels: np.ndarray, seed: int) -> dict:
+    return {"recipe": {"seed": seed},
+            "test": {"n": len(labels), "accuracy": float((predictions == labels).mean()),
+                     "predictions": predictions.tolist()}}
+
+
+def runs(lead_points: float, seeds: int = 2, n: int = 4000):
+    """senet leads plain_cnn by ``lead_points`` on every seed: plain_cnn gets 85%, senet those plus more."""
+    rng = np.random.default_rng(0)
+    labels = rng.integers(0, 10, n)
+    result = {"plain_cnn": [], "senet": []}
+    for seed in range(seeds):
+        plain = np.where(rng.random(n) < 0.85, labels, (labels + 1) % 10)
+        senet = plain.copy()
+        wrong = np.flatnonzero(plain != labels)
+        fixed = wrong[:int(lead_points / 100 * n)]
+        senet[fixed] = labels[fixed]
+        result["plain_cnn"].append(record(plain, labels, seed))
+        result["senet"].append(record(senet, labels, seed))
+    return result, labels
+
+
+def test_seed_table_gives_mean_and_std_over_seeds():
+    seed_records, labels = runs(3.0)
+    table = seed_table(seed_records)
+    accuracies = [r["test"]["accuracy"] for r in seed_records["senet"]]
+    assert table.loc["senet", "seeds"] == 2 and table.loc["senet", "recipe seeds"] == "0, 1"
+    assert table.loc["senet", "mean test accuracy"] == pytest.approx(np.mean(accuracies))
+    assert table.loc["senet", "std"] == pytest.approx(np.std(accuracies, ddof=1))
+
+
+def test_a_significant_three_point_lead_is_by_far():
+    seed_records, labels = runs(3.0)
+    comparisons = comparisons_for(seed_records, labels, resamples=500)
+    verdict = evidence_verdict(comparisons, {"plain_cnn": 2, "senet": 2}, {})
+    assert verdict.answer == "yes" and verdict.text.startswith("Yes, by far.")
+    assert '"By far" means a lead that is significant' in verdict.text and "against plain_cnn: +3.00 points" in verdict.text
+    table = pair_table(comparisons)
+    assert table.loc["plain_cnn − senet", "difference (points)"] == pytest.approx(-3.0)
+    assert table.loc["plain_cnn − senet", "significant"]
+
+
+def test_a_significant_one_point_lead_is_not_by_far_and_robustness_is_named():
+    seed_records, labels = runs(1.0)
+    robustness = {"plain_cnn": {"mean_corruption_accuracy": 0.61}, "senet": {"mean_corruption_accuracy": 0.66}}
+    verdict = evidence_verdict(comparisons_for(seed_records, labels, resamples=500), {"plain_cnn": 2, "senet": 2},
+                               robustness)
+    assert verdict.answer == "no" and "not by 2 points" in verdict.text
+    assert "senet holds up best (mean corruption accuracy: plain_cnn 61.00%, senet 66.00%)" in verdict.text
+
+
+def test_models_evaluated_on_different_test_counts_are_compared_on_the_common_images():
+    seed_records, labels = runs(3.0, seeds=1)
+    seed_records["plain_cnn"][0]["test"]["predictions"] = seed_records["plain_cnn"][0]["test"]["predictions"][:1000]
+    predictions, n = paired_predictions(seed_records)
+    assert n == 1000 and predictions["senet"].shape == (1, 1000)
+
+
+def test_without_a_senet_run_the_verdict_cannot_say():
+    seed_records, labels = runs(3.0, seeds=1)
+    del seed_records["senet"]
+    assert evidence_verdict(comparisons_for(seed_records, labels), {"plain_cnn": 1}, {}).answer == "cannot say"
