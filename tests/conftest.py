@@ -13,7 +13,7 @@ SHARED_ARCHIVE = REPO.parent / "shared" / "datasets" / "cifar10-jpeg.tar.gz"
 
 
 # Tests that use one of these are in the slow tier: they decode the shared archive, train for real or drive Chromium.
-SLOW_FIXTURES = {"cifar", "trained_checkpoints", "app_url", "browser"}
+SLOW_FIXTURES = {"archive", "cifar", "trained_checkpoints", "app_url", "browser"}
 
 
 def pytest_collection_modifyitems(items):
