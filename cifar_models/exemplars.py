@@ -118,17 +118,26 @@ def load_exemplars(path: str | Path, key: dict) -> dict[str, ChannelExemplars] |
         return None
 
 
+def _key(checkpoint_dir: str | Path, data_fingerprint: str, image_count: int) -> dict:
+    return {"weights_sha256": weights_digest(checkpoint_dir), "data_fingerprint": data_fingerprint,
+            "images": image_count, "top": TOP}
+
+
+def stored_exemplars(checkpoint_dir: str | Path, *, data_fingerprint: str,
+                     image_count: int) -> dict[str, ChannelExemplars] | None:
+    """The exemplars stored beside the checkpoint for these weights and this data, or None (not computed yet)."""
+    return load_exemplars(Path(checkpoint_dir) / EXEMPLARS_FILE, _key(checkpoint_dir, data_fingerprint, image_count))
+
+
 def cached_exemplars(checkpoint_dir: str | Path, model: CifarNet, images: np.ndarray, labels: np.ndarray, *,
                      num_classes: int, data_fingerprint: str, precision: str = "auto",
                      progress: bool = True) -> dict[str, ChannelExemplars]:
     """The exemplars stored beside the checkpoint, computed and stored first if missing or stale."""
-    path = Path(checkpoint_dir) / EXEMPLARS_FILE
-    key = {"weights_sha256": weights_digest(checkpoint_dir), "data_fingerprint": data_fingerprint,
-           "images": len(images), "top": TOP}
-    found = load_exemplars(path, key)
+    found = stored_exemplars(checkpoint_dir, data_fingerprint=data_fingerprint, image_count=len(images))
     if found is not None:
         return found
     computed = compute_exemplars(model, images, labels, num_classes=num_classes, precision=precision,
                                  progress=progress)
-    save_exemplars(path, computed, key)
+    save_exemplars(Path(checkpoint_dir) / EXEMPLARS_FILE, computed,
+                   _key(checkpoint_dir, data_fingerprint, len(images)))
     return computed

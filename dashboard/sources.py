@@ -18,6 +18,7 @@ from cifar_models.checkpoint import (RECORD_FILE, WEIGHTS_FILE, CheckpointError,
                                      find_seed_checkpoints,
                                      load_checkpoint, read_record)
 from cifar_models.data import CIFAR10, find_source, load_cifar10
+from cifar_models import exemplars
 from cifar_models.evaluation import predict_logits
 from cifar_models.explain import class_average_gates
 from cifar_models.robustness import ROBUSTNESS_FILE, read_robustness
@@ -216,3 +217,29 @@ def _pair_comparisons(_seed_records: evidence.SeedRecords, stamps: tuple, _label
 def pair_comparisons(seed_records: evidence.SeedRecords, data: CIFAR10) -> list:
     """The verdict's statistics for every pair of models, computed once per set of records and data."""
     return _pair_comparisons(seed_records, seed_stamps(), data.test.labels, data.fingerprint)
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Channel exemplars (computed once per checkpoint, stored beside it)
+
+
+@st.cache_resource(show_spinner=False, max_entries=6)
+def _stored_exemplars(folder: str, stamp: tuple, fingerprint: str, image_count: int) -> dict | None:
+    return exemplars.stored_exemplars(folder, data_fingerprint=fingerprint, image_count=image_count)
+
+
+def _exemplar_stamp(folder: Path) -> tuple:
+    return _modified(folder / WEIGHTS_FILE), _modified(folder / exemplars.EXEMPLARS_FILE)
+
+
+def stored_exemplars(name: str, data: CIFAR10) -> dict[str, exemplars.ChannelExemplars] | None:
+    """Model ``name``'s channel exemplars on this data's test split, or None where they are not computed yet."""
+    folder = load_model(name).directory
+    return _stored_exemplars(str(folder), _exemplar_stamp(folder), data.fingerprint, len(data.test))
+
+
+def compute_exemplars(name: str, data: CIFAR10) -> None:
+    """Compute and store model ``name``'s exemplars (one pass over the test split; about a minute on a CPU)."""
+    checkpoint = load_model(name)
+    exemplars.cached_exemplars(checkpoint.directory, checkpoint.model, data.test.images, data.test.labels,
+                               num_classes=data.num_classes, data_fingerprint=data.fingerprint, progress=False)

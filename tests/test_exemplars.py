@@ -85,3 +85,24 @@ def test_evaluate_script_writes_exemplars_beside_each_checkpoint(trained_checkpo
     for name, line in lines.items():
         assert (checkpoints / name / EXEMPLARS_FILE).is_file()
         assert line["layers"] == len(build_model(name).inspectable_layers())
+
+
+@pytest.mark.slow
+def test_feature_maps_page_computes_and_shows_a_channels_exemplars(trained_checkpoints, tmp_path, open_app, archive):
+    import shutil
+
+    from apptest_helpers import FEATURE_MAPS
+
+    checkpoints = tmp_path / "checkpoints"
+    shutil.copytree(trained_checkpoints, checkpoints)
+    app = open_app(FEATURE_MAPS, checkpoints, archive)
+    assert not app.exception
+    compute = [button for button in app.button if button.key == "feature_maps_compute_exemplars"]
+    assert compute, "the page offers to compute the exemplars"
+    compute[0].click().run()
+    assert not app.exception, [e.value for e in app.exception]
+    model = app.sidebar.selectbox[0].value
+    assert (checkpoints / model / EXEMPLARS_FILE).is_file()
+    assert not [button for button in app.button if button.key == "feature_maps_compute_exemplars"]
+    assert any("Class profile" in str(chart.proto.spec) for chart in app.get("vega_lite_chart"))
+    assert any(f"the {TOP} test images with the largest mean activation" in caption.value for caption in app.caption)

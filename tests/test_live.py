@@ -67,3 +67,32 @@ def test_an_interrupted_run_and_half_written_files(tmp_path):
         assert training.eta_seconds == pytest.approx(11.0 * 3 - 4)  # mean epoch x epochs left - time since
     assert running_holder(run) is None
     assert read_live_run(tmp_path / "nothing-here").models == {}
+
+
+@pytest.mark.slow
+def test_compare_page_shows_the_run_in_progress(tmp_path, open_app):
+    from apptest_helpers import chart_frames
+
+    out = tmp_path / "checkpoints"
+    process = subprocess.Popen(
+        [sys.executable, "scripts/train_all.py", "--models", "plain_cnn", "--subset", "1000", "--epochs", "3",
+         "--device", "cpu", "--precision", "fp32", "--out", str(out), "--quiet"],
+        cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        def training_at(epoch):
+            model = read_live_run(out).training
+            return model if model is not None and model.epoch >= epoch else None
+
+        first = _wait_for(lambda: training_at(1), process).epoch
+        app = open_app("app_pages/compare.py", out)  # no finished checkpoint yet: the live part still shows
+        assert "Training now" in [header.value for header in app.subheader]
+        epochs_shown = {len(frame[frame["split"] == "validation"]) for frame in chart_frames(app)}
+        assert epochs_shown == {first}
+        later = _wait_for(lambda: training_at(first + 1), process).epoch
+        app.run()
+        assert {len(frame[frame["split"] == "validation"]) for frame in chart_frames(app)} == {later}
+        assert process.wait(timeout=600) == 0
+    finally:
+        process.kill()
+    app.run()  # finished: the live part is gone, the record is shown as usual
+    assert "Training now" not in [header.value for header in app.subheader]

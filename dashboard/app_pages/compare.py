@@ -4,12 +4,42 @@ import streamlit as st
 
 from cifar_models.models import model_title
 from dashboard import sources, state, widgets
-from dashboard.views import compare, evidence
+from dashboard.settings import checkpoint_root
+from dashboard.views import compare, evidence, live
 from dashboard.views.charts import model_colours
 from dashboard.views.common import ordered, provenance
 from dashboard.views.verdict import senet_verdict
 
+LIVE_REFRESH_SECONDS = 5
+
 st.title("Compare")
+
+
+@st.fragment(run_every=LIVE_REFRESH_SECONDS)
+def training_now() -> None:
+    """The run writing into the checkpoints folder now: its curves so far, refreshed on their own (not the page)."""
+    run = live.read_live_run(checkpoint_root())
+    if run.holder is None:
+        return
+    st.subheader("Training now")
+    st.caption(f"{run.holder} is writing into `{run.folder}`; this part refreshes every {LIVE_REFRESH_SECONDS} s.")
+    for name, model in run.models.items():
+        st.progress(model.fraction_done, text=f"{model_title(name)}: {live.status_line(model)}")
+    so_far = {name: {"history": model.history} for name, model in run.models.items() if model.history}
+    if not so_far:
+        st.caption("The first epoch is under way: its curves appear when it ends.")
+        return
+    curves = compare.learning_curves(so_far, 0.0)
+    accuracy = curves[curves["metric"] == "accuracy"]
+    st.altair_chart(alt.Chart(accuracy).mark_line(point=True).encode(
+        x=alt.X("epoch:Q", axis=alt.Axis(tickMinStep=1)),
+        y=alt.Y("raw:Q", title="accuracy", axis=alt.Axis(format="%")),
+        color=model_colours(list(so_far)), strokeDash=alt.StrokeDash("split:N", title="split"),
+        tooltip=["model", "split", "epoch", alt.Tooltip("raw:Q", format=".2%")],
+    ).properties(title="Accuracy per epoch, so far", height=260), width="stretch")
+
+
+training_now()
 runs = widgets.require_records()
 records = ordered(runs.records)
 names = list(records)

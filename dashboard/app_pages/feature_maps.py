@@ -8,12 +8,14 @@ from cifar_models import explain
 from cifar_models.images import colour_scale
 from cifar_models.models import model_title
 from dashboard import sources, state, widgets
+from dashboard.views import exemplars
 from dashboard.views.common import ordered
 
 TILE_PIXELS = 96
 SMALL_TILE_PIXELS = 64
 FILTER_PIXELS = 56
 IMAGE_SCALE = 6
+EXEMPLAR_SCALE = 3
 CLASS_AVERAGE_IMAGES = 100
 
 st.title("Feature maps")
@@ -72,6 +74,43 @@ tiles = explain.map_tiles(maps, channels, scope, shared, TILE_PIXELS)
 st.caption(f"{len(channels)} of {channel_count} channels, largest mean activation first; colour scale "
            f"{explain.SCALE_SCOPES[scope]}" + (f": {tiles[0].scale.describe()}" if scope != "map" else "."))
 st.image([t.image for t in tiles], caption=[t.caption() for t in tiles], width=TILE_PIXELS)
+
+st.subheader("What a channel responds to")
+all_layers = model.inspectable_layers()
+exemplar_layer = st.selectbox(
+    "Layer", list(all_layers), index=list(all_layers).index(layer_name), key=f"feature_maps_exemplar_layer_{model_name}",
+    format_func=lambda n: f"{n} · {all_layers[n].kind}", help="Any inspectable layer, SENet's gates included")
+# The grid's layer lists its channels as the grid does (most active for this image first); others by number.
+channel_order = explain.top_channels(maps, None).tolist() if exemplar_layer == layer_name \
+    else list(range(all_layers[exemplar_layer].shape[0]))
+channel = st.selectbox("Channel", channel_order, key=f"feature_maps_channel_{model_name}_{exemplar_layer}",
+                       format_func=lambda c: f"#{c}")
+data, problem = widgets.available_data()
+found = sources.stored_exemplars(model_name, data) if data is not None else None
+if data is None:
+    st.info(f"Exemplars need the test images: data {problem.splitlines()[0]} (see the Dataset page).")
+elif found is None:
+    st.caption("A channel's exemplars are the test images that activate it most, with its mean activation per "
+               "class: one pass over the 10,000 test images per model, stored beside the checkpoint "
+               "(or run `python scripts/evaluate.py --exemplars` once for all models).")
+    if st.button(f"Compute the exemplars of {model_title(model_name)}", key="feature_maps_compute_exemplars"):
+        with st.spinner(f"Running {model_title(model_name)} over the test split (about a minute on a CPU)…"):
+            sources.compute_exemplars(model_name, data)
+        st.rerun()
+else:
+    classes = runs.records[model_name]["classes"]
+    tiles = exemplars.exemplar_tiles(found[exemplar_layer], channel, data.test.images, data.test.labels, classes,
+                                     EXEMPLAR_SCALE)
+    examples_column, profile_column = st.columns([3, 2])
+    examples_column.caption(f"{exemplar_layer} #{channel}: the {len(tiles)} test images with the largest mean "
+                            "activation (class · test index · activation)")
+    examples_column.image([t.image for t in tiles], caption=[t.caption for t in tiles], width=EXEMPLAR_SCALE * 32)
+    profile = exemplars.class_profile(found[exemplar_layer], channel, classes)
+    profile_column.altair_chart(alt.Chart(profile).mark_bar().encode(
+        y=alt.Y("class:N", sort=None, title=None),
+        x=alt.X("mean activation:Q", title="mean activation over the class's test images"),
+        tooltip=["class", alt.Tooltip("mean activation:Q", format=".3g"), alt.Tooltip("share:Q", format=".1%")],
+    ).properties(title="Class profile", height=260), width="stretch")
 
 st.subheader(f"The three models at {depth}")
 st.caption("The same image through each model, at its last block with this spatial resolution: each has downsampled "
