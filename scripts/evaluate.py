@@ -14,7 +14,8 @@ import time
 from pathlib import Path
 
 from cifar_models.arguments import whole_number
-from cifar_models.checkpoint import DEFAULT_CHECKPOINT_DIR, CheckpointError, find_checkpoints, load_checkpoint
+from cifar_models.checkpoint import (DEFAULT_CHECKPOINT_DIR, CheckpointError, LoadedCheckpoint, find_checkpoints,
+                                     load_checkpoint)
 from cifar_models.data import DataError, load_cifar10
 from cifar_models.distributed import DeviceError, device_here
 from cifar_models.evaluation import plain_and_tta_logits
@@ -65,15 +66,8 @@ def main(argv: list[str] | None = None) -> int:
         return measure_robustness(args, found, test, device)
     count = len(test) if args.limit is None else min(args.limit, len(test))
     images, labels = test.images[:count], test.labels[:count]
-    failures = 0
-    for name, folder in found.items():
-        try:
-            loaded = load_checkpoint(folder, device)
-        except CheckpointError as error:
-            print(json.dumps({"model": name, "error": str(error)}))
-            failures += 1
-            continue
-        precision = loaded.record["precision"] if args.precision == "recorded" else args.precision
+    checkpoints, failures = load_all(found, device, args.precision)
+    for name, (loaded, precision) in checkpoints.items():
         plain, flipped = plain_and_tta_logits(loaded.model, images, device=device, batch_size=512,
                                               precision=precision)
         print(json.dumps({
@@ -88,9 +82,10 @@ def main(argv: list[str] | None = None) -> int:
     return 1 if failures else 0
 
 
-def compute_exemplars(args: argparse.Namespace, found: dict[str, Path], data, device) -> int:
-    """--exemplars: every checkpoint's channel exemplars, computed once and cached beside it."""
-    failures = 0
+def load_all(found: dict[str, Path], device, precision: str) -> tuple[dict[str, tuple[LoadedCheckpoint, str]], int]:
+    """Each loadable checkpoint with the precision to run it in (``recorded``: its record's), and how many failed to
+    load; a damaged one gets its own JSON line naming the problem, the others go on."""
+    loaded, failures = {}, 0
     for name, folder in found.items():
         try:
             checkpoint = load_checkpoint(folder, device)
@@ -98,7 +93,15 @@ def compute_exemplars(args: argparse.Namespace, found: dict[str, Path], data, de
             print(json.dumps({"model": name, "error": str(error)}))
             failures += 1
             continue
-        precision = checkpoint.record["precision"] if args.precision == "recorded" else args.precision
+        loaded[name] = (checkpoint, checkpoint.record["precision"] if precision == "recorded" else precision)
+    return loaded, failures
+
+
+def compute_exemplars(args: argparse.Namespace, found: dict[str, Path], data, device) -> int:
+    """--exemplars: every checkpoint's channel exemplars, computed once and cached beside it."""
+    checkpoints, failures = load_all(found, device, args.precision)
+    for name, (checkpoint, precision) in checkpoints.items():
+        folder = found[name]
         started = time.perf_counter()
         layers = cached_exemplars(folder, checkpoint.model, data.test.images, data.test.labels,
                                   num_classes=data.num_classes, data_fingerprint=data.fingerprint,
@@ -115,16 +118,8 @@ def measure_robustness(args: argparse.Namespace, found: dict[str, Path], test, d
     except ValueError as error:
         print(f"error: --per-class {args.per_class}: {error}", file=sys.stderr)
         return 2
-    loaded, failures = {}, 0
-    for name, folder in found.items():
-        try:
-            checkpoint = load_checkpoint(folder, device)
-        except CheckpointError as error:
-            print(json.dumps({"model": name, "error": str(error)}))
-            failures += 1
-            continue
-        precision = checkpoint.record["precision"] if args.precision == "recorded" else args.precision
-        loaded[name] = (checkpoint.model, precision)
+    checkpoints, failures = load_all(found, device, args.precision)
+    loaded = {name: (checkpoint.model, precision) for name, (checkpoint, precision) in checkpoints.items()}
     records = evaluate_checkpoints(found, loaded, test.images, test.labels, device=device, per_class=args.per_class,
                                    seed=args.seed) if loaded else {}
     for name, record in records.items():

@@ -23,22 +23,29 @@ def _wait_for(condition, process, timeout=600):
 
 
 @pytest.mark.slow
-def test_a_running_training_is_followed_epoch_by_epoch(tmp_path):
-    out = tmp_path / "run"
-    process = subprocess.Popen(
+def _start_training(out):
+    """A real three-epoch train_all.py run of plain_cnn on 1,000 images, writing into ``out``."""
+    return subprocess.Popen(
         [sys.executable, "scripts/train_all.py", "--models", "plain_cnn", "--subset", "1000", "--epochs", "3",
          "--device", "cpu", "--precision", "fp32", "--out", str(out), "--quiet"],
         cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    try:
-        def training_at(epoch):
-            model = read_live_run(out).training
-            return model if model is not None and model.epoch >= epoch else None
 
-        first = _wait_for(lambda: training_at(1), process)
+
+def _training_at(out, epoch):
+    """The model in training in ``out`` once it has finished ``epoch`` epochs, else None."""
+    model = read_live_run(out).training
+    return model if model is not None and model.epoch >= epoch else None
+
+
+def test_a_running_training_is_followed_epoch_by_epoch(tmp_path):
+    out = tmp_path / "run"
+    process = _start_training(out)
+    try:
+        first = _wait_for(lambda: _training_at(out, 1), process)
         assert read_live_run(out).holder.startswith(f"PID {process.pid}")
         assert first.epochs == 3 and len(first.history) == first.epoch and first.eta_seconds >= 0
         assert "of 3 done" in status_line(first)
-        later = _wait_for(lambda: training_at(first.epoch + 1), process)  # the curve gained an epoch
+        later = _wait_for(lambda: _training_at(out, first.epoch + 1), process)  # the curve gained an epoch
         assert [row["epoch"] for row in later.history] == list(range(1, later.epoch + 1))
         assert process.wait(timeout=600) == 0
     finally:
@@ -74,21 +81,14 @@ def test_compare_page_shows_the_run_in_progress(tmp_path, open_app):
     from apptest_helpers import chart_frames
 
     out = tmp_path / "checkpoints"
-    process = subprocess.Popen(
-        [sys.executable, "scripts/train_all.py", "--models", "plain_cnn", "--subset", "1000", "--epochs", "3",
-         "--device", "cpu", "--precision", "fp32", "--out", str(out), "--quiet"],
-        cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    process = _start_training(out)
     try:
-        def training_at(epoch):
-            model = read_live_run(out).training
-            return model if model is not None and model.epoch >= epoch else None
-
-        first = _wait_for(lambda: training_at(1), process).epoch
+        first = _wait_for(lambda: _training_at(out, 1), process).epoch
         app = open_app("app_pages/compare.py", out)  # no finished checkpoint yet: the live part still shows
         assert "Training now" in [header.value for header in app.subheader]
         epochs_shown = {len(frame[frame["split"] == "validation"]) for frame in chart_frames(app)}
         assert epochs_shown == {first}
-        later = _wait_for(lambda: training_at(first + 1), process).epoch
+        later = _wait_for(lambda: _training_at(out, first + 1), process).epoch
         app.run()
         assert {len(frame[frame["split"] == "validation"]) for frame in chart_frames(app)} == {later}
         assert process.wait(timeout=600) == 0
