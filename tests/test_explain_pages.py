@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 
 import numpy as np
 import pytest
@@ -128,6 +129,11 @@ def test_predict_top5_of_an_upload_and_the_gallery(open_app, trained_checkpoints
     assert_rendered(app, PREDICT)
     top5 = [frame for frame in chart_frames(app) if "rank" in frame]
     assert len(top5) == 3 and all(len(frame) == 5 for frame in top5)
+    specs = [json.loads(chart.proto.spec) for chart in app.get("vega_lite_chart") if '"rank"' in chart.proto.spec]
+    for spec in specs:
+        assert spec["height"] >= 5 * 30  # a row tall enough for each of the 5 class labels
+        marks = {layer["mark"]["type"] if isinstance(layer["mark"], dict) else layer["mark"] for layer in spec["layer"]}
+        assert marks == {"bar", "text"}  # each bar carries its value
     assert "**big cat.png** · PNG · 640x640" in page_text(app)
 
     record = read_record(trained_checkpoints / "plain_cnn")

@@ -12,6 +12,7 @@ from dashboard import settings, sources, state, widgets
 from dashboard.views.common import ordered, provenance
 
 SEEN_SCALE = 8
+TOP_ROW_PIXELS = 36  # per class of the top-5 charts
 GALLERY_SCALE = 3
 GALLERY_SIZE = 60
 ANY_CLASS = "any class"
@@ -55,11 +56,15 @@ else:
         for column, name in zip(st.columns(len(probabilities)), probabilities):
             rows = top[top["model"] == name]
             column.markdown(f"**{model_title(name)}**: {rows['class'].iloc[0]}")
-            column.altair_chart(alt.Chart(rows).mark_bar(color=model_colour(name)).encode(
-                y=alt.Y("class:N", sort=rows["class"].tolist(), title=None),
+            bars = alt.Chart(rows).encode(
+                y=alt.Y("class:N", sort=rows["class"].tolist(), title=None, axis=alt.Axis(labelLimit=120)),
                 x=alt.X("probability:Q", scale=alt.Scale(domain=[0, 1]), axis=alt.Axis(format="%")),
-                tooltip=["rank", "class", alt.Tooltip("probability:Q", format=".1%")],
-            ).properties(height=150), width="stretch")
+                tooltip=["rank", "class", alt.Tooltip("probability:Q", format=".1%")])
+            # every one of the 5 classes gets a row tall enough for its label, and each bar its value
+            column.altair_chart((bars.mark_bar(color=model_colour(name))
+                                 + bars.mark_text(align="left", dx=3).encode(
+                                     text=alt.Text("probability:Q", format=".0%")))
+                                .properties(height=TOP_ROW_PIXELS * len(rows)), width="stretch")
 
 st.subheader(f"Test images {model_title(gallery_model)} gets wrong")
 st.caption(f"{model_title(gallery_model)}: {provenance(runs.records[gallery_model])}")
