@@ -160,3 +160,21 @@ def test_learning_rate_schedule_is_one_cycle():
     rates = [recipe.learning_rate(step, 100) for step in range(100)]
     assert rates[24] == pytest.approx(0.4) and max(rates) == pytest.approx(0.4)
     assert rates[0] < rates[10] < rates[24] and rates[30] > rates[60] > rates[99] >= 0
+
+
+def test_committed_checkpoints_reproduce_their_recorded_predictions(cifar):
+    """evaluate.py on the committed checkpoints: on the first 1,000 test images each model's accuracy is the one its
+    run record's per-image predictions give there (within 0.2 points: the recorded ones came from the same fp16
+    weights, in the recorded precision)."""
+    committed = REPO / "checkpoints"
+    if not any(committed.glob("*/run.json")):
+        pytest.skip("no committed checkpoints")
+    limit = 1000
+    result = run_script("scripts/evaluate.py", "--checkpoints", str(committed), "--limit", str(limit))
+    lines = [json.loads(line) for line in result.stdout.splitlines()]
+    assert lines and all("error" not in line for line in lines)
+    labels = cifar.test.labels[:limit]
+    for line in lines:
+        record = json.loads((committed / line["model"] / "run.json").read_text())
+        recorded = float((np.asarray(record["test"]["predictions"][:limit]) == labels).mean())
+        assert line["n"] == limit and abs(line["accuracy"] - recorded) <= 0.002, line
