@@ -5,6 +5,7 @@ import streamlit as st
 
 from cifar_models import explain
 from cifar_models.evaluation import predict_proba
+from cifar_models.precision import SINGLE_IMAGE_PRECISION
 from cifar_models.images import enlarge
 from cifar_models.models import model_colour, model_title
 from cifar_models.uploads import MAX_PIXELS, UPLOAD_EXTENSIONS, UploadError
@@ -50,7 +51,8 @@ else:
                        f"{prepared.mode}  \nCentre square ({left}, {top}) to ({right}, {bottom}), resized to 32x32.")
         for note in prepared.notes:
             facts.caption(note)
-        probabilities = {name: predict_proba(checkpoint.model, prepared.pixels[None])[0]
+        probabilities = {name: predict_proba(checkpoint.model, prepared.pixels[None],
+                                                      precision=SINGLE_IMAGE_PRECISION)[0]
                          for name, checkpoint in widgets.load_models(names).items()}
         top = explain.class_probability_table(probabilities, classes, top=5)
         for column, name in zip(st.columns(len(probabilities)), probabilities):
