@@ -52,7 +52,7 @@ else:
         for note in prepared.notes:
             facts.caption(note)
         probabilities = {name: predict_proba(checkpoint.model, prepared.pixels[None],
-                                                      precision=SINGLE_IMAGE_PRECISION)[0]
+                                             precision=SINGLE_IMAGE_PRECISION)[0]
                          for name, checkpoint in widgets.load_models(names).items()}
         top = explain.class_probability_table(probabilities, classes, top=5)
         for column, name in zip(st.columns(len(probabilities)), probabilities):
