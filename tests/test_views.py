@@ -80,11 +80,8 @@ def test_verdict_cannot_say_without_senet_or_a_rival_and_warns_about_unequal_run
     smoke = three(senet=0.95)
     for record in smoke.values():
         record["data"]["subset"] = 2000
-    weak = senet_verdict(smoke)  # a smoke run cannot answer, however large the lead
-    assert weak.answer == "too weak" and "smoke runs on 2,000 training images" in weak.text
-    near_chance = three(senet=0.95, plain=0.19)
-    assert senet_verdict(near_chance).answer == "too weak"
-    assert "Plain CNN is at 19.00%, within 10 points of chance (10% with 10 classes)" in senet_verdict(near_chance).text
+    assert senet_verdict(smoke).text.endswith("smoke runs on 2,000 training images, which say little about "
+                                                      "the full recipe.")
 
 
 def test_noise_band_shrinks_with_more_test_images():

@@ -8,7 +8,7 @@ from dashboard.settings import checkpoint_root
 from dashboard.views import compare, evidence, live
 from dashboard.views.charts import model_colours
 from dashboard.views.common import ordered, provenance
-from dashboard.views.verdict import senet_verdict, too_weak_to_say
+from dashboard.views.verdict import senet_verdict
 
 LIVE_REFRESH_SECONDS = 5
 
@@ -56,10 +56,8 @@ seed_records = sources.load_seed_records()
 data, data_problem = widgets.available_data()
 # the statistics pair each test prediction with its label: without the data, the records' own noise-band verdict
 comparisons = sources.pair_comparisons(seed_records, data) if data is not None else []
-seed_counts = {name: len(seeds) for name, seeds in seed_records.items()}
-verdict = too_weak_to_say(records) or (
-    evidence.evidence_verdict(comparisons, seed_counts, sources.load_robustness(names)) if comparisons
-    else senet_verdict(records))
+verdict = (evidence.evidence_verdict(comparisons, {name: len(seeds) for name, seeds in seed_records.items()},
+                                     sources.load_robustness(names)) if comparisons else senet_verdict(records))
 st.subheader("Is SENet the best by far?")
 {"yes": st.success, "no": st.info}.get(verdict.answer, st.warning)(verdict.text)
 for name, problem in runs.problems.items():

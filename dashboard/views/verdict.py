@@ -5,7 +5,6 @@ import json
 import math
 from dataclasses import dataclass
 
-from cifar_models.data import CLASSES
 from cifar_models.models import model_title
 
 from .common import Records, format_percent, number, test_metrics
@@ -15,13 +14,11 @@ from .compare import cost_table, recipe_table
 BY_FAR_POINTS = 2.0
 # Two-sided 95% normal quantile: the half-width of the noise band of an accuracy difference.
 Z_95 = 1.96
-# A model less than this many points above chance (1 / classes) has learnt too little for a ranking to mean anything.
-NEAR_CHANCE_POINTS = 10.0
 
 
 @dataclass(frozen=True)
 class Verdict:
-    answer: str  # "yes", "no", "too weak" (the runs cannot answer it) or "cannot say" (a record is missing)
+    answer: str  # "yes", "no" or "cannot say"
     text: str  # the reasoning in plain words, with the figures it rests on
 
 
@@ -47,28 +44,13 @@ def _comparability(records: Records) -> str:
                         ("number of test images", lambda r: test_metrics(r).get("n"))):
         if len({json.dumps(read(r), default=str) for r in records.values()}) > 1:
             differing.append(label)
-    return (f" Caution: the runs differ in {', '.join(differing)}, so this is not a like-for-like comparison."
-            if differing else "")
-
-
-def too_weak_to_say(records: Records) -> Verdict | None:
-    """'Too weak to say', with the reasons, where the runs cannot answer the question: smoke runs on a subset of the
-    training split, or a model within :data:`NEAR_CHANCE_POINTS` of chance. None where they can."""
-    reasons = []
+    warning = (f" Caution: the runs differ in {', '.join(differing)}, so this is not a like-for-like comparison."
+               if differing else "")
     subsets = sorted({subset for r in records.values() if (subset := (r.get("data") or {}).get("subset"))})
     if subsets:
-        reasons.append(f"these are smoke runs on {' and '.join(f'{n:,}' for n in subsets)} training images, not the "
-                       "full training split")
-    for name, record in records.items():
-        accuracy = number(test_metrics(record).get("accuracy"))
-        chance = 1 / len(record.get("classes") or CLASSES)
-        if math.isfinite(accuracy) and 100 * (accuracy - chance) < NEAR_CHANCE_POINTS:
-            reasons.append(f"{model_title(name)} is at {format_percent(accuracy)}, within {NEAR_CHANCE_POINTS:g} "
-                           f"points of chance ({chance:.0%} with {len(record.get('classes') or CLASSES)} classes)")
-    if not reasons:
-        return None
-    return Verdict("too weak", f"Too weak to say: {'; '.join(reasons)}. A yes or no needs full runs (no --subset) "
-                               f"with every model more than {NEAR_CHANCE_POINTS:g} points above chance.")
+        warning += (f" These are smoke runs on {' and '.join(f'{n:,}' for n in subsets)} training images, which say "
+                    "little about the full recipe.")
+    return warning
 
 
 def senet_verdict(records: Records) -> Verdict:
@@ -77,9 +59,6 @@ def senet_verdict(records: Records) -> Verdict:
     By far means a lead of at least :data:`BY_FAR_POINTS` percentage points over the runner-up that is also larger
     than the noise band of the difference (:func:`noise_band`).
     """
-    weak = too_weak_to_say(records)
-    if weak is not None:
-        return weak
     table = cost_table(records)
     if "senet" not in table.index:
         return Verdict("cannot say", "There is no SENet run record to judge, so the question stays open.")
