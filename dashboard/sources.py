@@ -168,7 +168,7 @@ def degraded_images(images: np.ndarray, corruption: str, severity: int) -> np.nd
 
 @st.cache_data(show_spinner="Classifying the degraded images…", max_entries=64)
 def _predicted_classes(_checkpoint: LoadedCheckpoint, folder: str, created: str, images: np.ndarray) -> np.ndarray:
-    precision = _checkpoint.record.get("precision", "auto")  # as evaluate.py --robustness measured it
+    precision = _checkpoint.record["precision"]  # as evaluate.py --robustness measured it
     return predict_logits(_checkpoint.model, images, device="cpu", precision=precision).argmax(1).numpy()
 
 
