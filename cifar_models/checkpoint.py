@@ -12,7 +12,6 @@ import os
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import torch
 from safetensors import SafetensorError
@@ -20,21 +19,17 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 
 from .models import build_model
+from .run_record import TRAIN_COMMAND, CheckpointError, RunRecord
 
 WEIGHTS_FILE = "model.safetensors"
 RECORD_FILE = "run.json"
 DEFAULT_CHECKPOINT_DIR = Path("checkpoints")
-TRAIN_COMMAND = "python scripts/train_all.py --data PATH_TO_CIFAR10"
-
-
-class CheckpointError(RuntimeError):
-    """A checkpoint is missing, damaged or for another architecture; the message names the file."""
 
 
 @dataclass
 class LoadedCheckpoint:
     model: nn.Module  # in eval mode
-    record: dict[str, Any]
+    record: RunRecord
     directory: Path
 
 
@@ -72,17 +67,18 @@ def write_json(path: Path, record: dict) -> None:
     atomic_write_bytes(path, write)
 
 
-def save_checkpoint(model: nn.Module, record: dict, directory: str | os.PathLike) -> Path:
+def save_checkpoint(model: nn.Module, record: RunRecord, directory: str | os.PathLike) -> Path:
     """Write fp16 weights and the run record into ``directory``; returns the directory."""
     directory = Path(directory)
     state = {name: tensor.detach().to("cpu", torch.float16 if tensor.is_floating_point() else tensor.dtype).contiguous()
              for name, tensor in model.state_dict().items()}
-    atomic_write_bytes(directory / WEIGHTS_FILE, lambda temporary: save_file(state, temporary, metadata={"model": record["model"]}))
-    write_json(directory / RECORD_FILE, record)
+    atomic_write_bytes(directory / WEIGHTS_FILE, lambda temporary: save_file(state, temporary, metadata={"model": record.model}))
+    write_json(directory / RECORD_FILE, record.to_json())
     return directory
 
 
-def read_record(directory: str | os.PathLike) -> dict[str, Any]:
+def read_record(directory: str | os.PathLike) -> RunRecord:
+    """The run record in ``directory``; CheckpointError names the file, and the field when one is missing or wrong."""
     path = Path(directory) / RECORD_FILE
     if not path.is_file():
         raise CheckpointError(f"Run record {path} is missing. Create the checkpoints with `{TRAIN_COMMAND}`.")
@@ -90,9 +86,7 @@ def read_record(directory: str | os.PathLike) -> dict[str, Any]:
         record = json.loads(path.read_text())
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
         raise CheckpointError(f"Run record {path} is unreadable ({error}). Retrain with `{TRAIN_COMMAND}`.") from None
-    if not isinstance(record, dict) or "model" not in record:
-        raise CheckpointError(f"Run record {path} has no 'model' field; it was not written by this project.")
-    return record
+    return RunRecord.from_json(record, path)
 
 
 def load_checkpoint(directory: str | os.PathLike, device: str | torch.device = "cpu") -> LoadedCheckpoint:
@@ -108,7 +102,7 @@ def load_checkpoint(directory: str | os.PathLike, device: str | torch.device = "
         raise CheckpointError(f"Weights {weights} are truncated or corrupt ({error}). Retrain with "
                               f"`{TRAIN_COMMAND}`.") from None
     try:
-        model = build_model(record["model"], **record.get("model_options", {}))
+        model = build_model(record.model, **record.model_options)
     except (ValueError, TypeError) as error:
         raise CheckpointError(f"Run record {directory / RECORD_FILE} names a model this code cannot build: {error}") from None
     expected = model.state_dict()
@@ -119,7 +113,7 @@ def load_checkpoint(directory: str | os.PathLike, device: str | torch.device = "
         details = "; ".join(f"{label}: {', '.join(keys[:3])}{' …' if len(keys) > 3 else ''}"
                             for label, keys in (("missing", missing), ("unexpected", unexpected),
                                                 ("wrong shape", wrong_shape)) if keys)
-        raise CheckpointError(f"Weights {weights} do not match the architecture '{record['model']}' named in "
+        raise CheckpointError(f"Weights {weights} do not match the architecture '{record.model}' named in "
                               f"{directory / RECORD_FILE} ({details}).")
     model.load_state_dict({k: v.to(expected[k].dtype) for k, v in state.items()})
     return LoadedCheckpoint(model.to(device).eval(), record, directory)

@@ -27,13 +27,14 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from .augment import AugmentPipeline, normalize, to_float_batch
-from .checkpoint import atomic_write_bytes, save_checkpoint, write_json
+from .checkpoint import RECORD_FILE, atomic_write_bytes, save_checkpoint, write_json
 from .data import CIFAR10, CLASSES, Split, stratified_split
 from .distributed import Ranks, all_reduce_sum, barrier
 from .evaluation import evaluate_test, predict_logits
 from .models import build_model
 from .precision import autocast, prepare_batch, prepare_model, resolve_precision
 from .recipe import Recipe
+from .run_record import RunRecord
 
 RESUME_RECORD = "resume.json"
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -242,7 +243,7 @@ def _validate(model: nn.Module, split: Split, device: torch.device, recipe: Reci
 def train_model(name: str, data: CIFAR10, recipe: Recipe, out_dir: str | Path, *, device: torch.device,
                 ranks: Ranks = Ranks(), subset: int | None = None, model_options: dict | None = None,
                 recipe_overrides: dict | None = None, fresh: bool = False, progress: bool = True,
-                precision: str = "auto") -> dict | None:
+                precision: str = "auto") -> RunRecord | None:
     """Train ``name`` with ``recipe``, write ``<out_dir>/<name>/`` and return the run record (None on ranks > 0).
     ``precision`` is ``auto``, ``bf16`` or ``fp32`` (``cifar_models.precision``); the record keeps what it resolved to."""
     started = time.perf_counter()
@@ -329,7 +330,8 @@ def train_model(name: str, data: CIFAR10, recipe: Recipe, out_dir: str | Path, *
                            for k, v in model.state_dict().items()})
     test_metrics = evaluate_test(model, test.images, test.labels, device=device, num_classes=data.num_classes,
                                  batch_size=recipe.eval_batch_size, precision=precision)
-    record = {
+    # parsed as every reader parses it, so a field the readers would refuse fails here, before anything is written
+    record = RunRecord.from_json({
         "model": name,
         "model_options": model_options,
         "params": model.num_parameters(),
@@ -350,7 +352,7 @@ def train_model(name: str, data: CIFAR10, recipe: Recipe, out_dir: str | Path, *
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "history": state.history,
         "test": test_metrics,
-    }
+    }, run_dir / RECORD_FILE)
     save_checkpoint(model, record, run_dir)
     _clear_resume(run_dir)
     return record

@@ -22,6 +22,7 @@ from cifar_models import exemplars
 from cifar_models.evaluation import predict_logits
 from cifar_models.explain import class_average_gates
 from cifar_models.robustness import ROBUSTNESS_FILE, read_robustness
+from cifar_models.run_record import RunRecord
 from cifar_models.uploads import PreparedImage, prepare_upload
 from dashboard.settings import checkpoint_root, data_location, train_command
 from dashboard.views import augmentation, dataset, evidence, robustness
@@ -69,7 +70,7 @@ def augmentation_preview(images: np.ndarray, labels: np.ndarray, params: dict, d
 @dataclass(frozen=True)
 class RunRecords:
     root: Path
-    records: dict[str, dict] = field(default_factory=dict)  # model name -> run.json
+    records: dict[str, RunRecord] = field(default_factory=dict)  # model name -> its run.json
     problems: dict[str, str] = field(default_factory=dict)  # model name -> why its record could not be read
 
 
@@ -123,7 +124,7 @@ def _explainable_model(_checkpoint: LoadedCheckpoint, folder: str, created: str)
 def load_explainable_model(name: str) -> nn.Module:
     """``load_model(name)``'s model as captum needs it (eval mode, fresh non-inplace ReLUs), made once per run."""
     checkpoint = load_model(name)
-    return _explainable_model(checkpoint, str(checkpoint.directory), str(checkpoint.record.get("created")))
+    return _explainable_model(checkpoint, str(checkpoint.directory), checkpoint.record.created)
 
 
 @st.cache_data(show_spinner="Averaging the SE gates over the class's test images…", max_entries=32)
@@ -168,14 +169,14 @@ def degraded_images(images: np.ndarray, corruption: str, severity: int) -> np.nd
 
 @st.cache_data(show_spinner="Classifying the degraded images…", max_entries=64)
 def _predicted_classes(_checkpoint: LoadedCheckpoint, folder: str, created: str, images: np.ndarray) -> np.ndarray:
-    precision = _checkpoint.record["precision"]  # as evaluate.py --robustness measured it
+    precision = _checkpoint.record.precision  # as evaluate.py --robustness measured it
     return predict_logits(_checkpoint.model, images, device="cpu", precision=precision).argmax(1).numpy()
 
 
 def predicted_classes(name: str, images: np.ndarray) -> np.ndarray:
     """Model ``name``'s predicted class for each of ``images``, computed once per model and image set."""
     checkpoint = load_model(name)
-    return _predicted_classes(checkpoint, str(checkpoint.directory), str(checkpoint.record.get("created")), images)
+    return _predicted_classes(checkpoint, str(checkpoint.directory), checkpoint.record.created, images)
 
 
 # ----------------------------------------------------------------------------------------------------------------

@@ -112,7 +112,7 @@ def sidebar_sources() -> None:
         else:
             st.caption(f"**Data** {problem.splitlines()[0]}")
         if runs.records:
-            models = "; ".join(f"{name} ({provenance(record)}, {str(record.get('created', '?'))[:10]})"
+            models = "; ".join(f"{name} ({provenance(record)}, {record.created[:10]})"
                                for name, record in runs.records.items())
             st.caption(f"**Checkpoints** `{runs.root}`: {models}")
         else:

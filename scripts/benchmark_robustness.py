@@ -57,7 +57,7 @@ def main(argv: list[str] | None = None) -> int:
     for name in MODELS:
         if name in found:
             loaded = load_checkpoint(found[name])
-            models[name] = (loaded.model, loaded.record.get("precision", "auto"))
+            models[name] = (loaded.model, loaded.record.precision)
         else:
             models[name] = (build_model(name).eval(), "auto")
 

@@ -83,10 +83,10 @@ def engine_epochs(name: str, data, device: torch.device, epochs: int, subset: in
     with tempfile.TemporaryDirectory() as out:
         record = train_model(name, data, DEFAULT_RECIPE.updated(epochs=epochs + 1), out, device=device,
                              subset=subset, progress=False, precision=precision)
-    timed = record["history"][1:]
-    return {"epoch_seconds": sum(h["epoch_seconds"] for h in timed) / len(timed),
-            "images_per_s": sum(h["images_per_s"] for h in timed) / len(timed),
-            "macs": record["macs"], "params": record["params"]}
+    timed = record.history[1:]
+    return {"epoch_seconds": sum(h.epoch_seconds for h in timed) / len(timed),
+            "images_per_s": sum(h.images_per_s for h in timed) / len(timed),
+            "macs": record.macs, "params": record.params}
 
 
 def main(argv: list[str] | None = None) -> int:

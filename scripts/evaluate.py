@@ -76,8 +76,8 @@ def main(argv: list[str] | None = None) -> int:
             "precision": precision,
             "accuracy": float((plain.argmax(1).numpy() == labels).mean()),
             "accuracy_tta": float((flipped.argmax(1).numpy() == labels).mean()),
-            "recorded_accuracy": loaded.record.get("test", {}).get("accuracy"),
-            "recorded_n": loaded.record.get("test", {}).get("n"),
+            "recorded_accuracy": loaded.record.accuracy,
+            "recorded_n": loaded.record.test.n,
         }))
     return 1 if failures else 0
 
@@ -93,7 +93,7 @@ def load_all(found: dict[str, Path], device, precision: str) -> tuple[dict[str, 
             print(json.dumps({"model": name, "error": str(error)}))
             failures += 1
             continue
-        loaded[name] = (checkpoint, checkpoint.record["precision"] if precision == "recorded" else precision)
+        loaded[name] = (checkpoint, checkpoint.record.precision if precision == "recorded" else precision)
     return loaded, failures
 
 

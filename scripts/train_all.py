@@ -24,6 +24,7 @@ from cifar_models.precision import PRECISIONS
 from cifar_models.engine import ResumeMismatch, TrainingDiverged, check_subset, train_model
 from cifar_models.output_lock import OutputFolderError, OutputLock
 from cifar_models.recipe import DEFAULT_RECIPE, load_recipe_file, recipe_for
+from cifar_models.run_record import RunRecord
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -51,14 +52,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return args
 
 
-def closing_table(records: list[dict]) -> str:
+def closing_table(records: list[RunRecord]) -> str:
     header = f"{'model':<10} {'seed':>4} {'test acc':>8} {'with TTA':>8} {'params':>11} {'MACs':>8} {'train s':>8} {'img/s':>9} {'precision':<9} {'device'}"
     rows = [header, "-" * len(header)]
     for r in records:
-        images_per_s = sum(h["images_per_s"] for h in r["history"]) / len(r["history"])
-        rows.append(f"{r['model']:<10} {r['recipe']['seed']:>4} {r['test']['accuracy']:>8.2%} "
-                    f"{r['test']['accuracy_tta']:>8.2%} {r['params']:>11,} {r['macs'] / 1e6:>7.1f}M {r['train_seconds']:>8.1f} {images_per_s:>9,.0f} "
-                    f"{r['precision']:<9} {r['device']}")
+        rows.append(f"{r.model:<10} {r.seed:>4} {r.accuracy:>8.2%} "
+                    f"{r.tta_accuracy:>8.2%} {r.params:>11,} {r.macs / 1e6:>7.1f}M {r.train_seconds:>8.1f} {r.training_images_per_s:>9,.0f} "
+                    f"{r.precision:<9} {r.device}")
     return "\n".join(rows)
 
 
@@ -90,12 +90,12 @@ def main(argv: list[str] | None = None) -> int:
         distributed.teardown()
     if records:
         print(closing_table(records))
-        print(json.dumps({"checkpoints": str(Path(args.out).resolve()), "models": list(dict.fromkeys(r["model"] for r in records)),
-                          "seeds": sorted({r["recipe"]["seed"] for r in records})}))
+        print(json.dumps({"checkpoints": str(Path(args.out).resolve()), "models": list(dict.fromkeys(r.model for r in records)),
+                          "seeds": sorted({r.seed for r in records})}))
     return 0
 
 
-def train_models(args: argparse.Namespace, base, ranks, device) -> list[dict]:
+def train_models(args: argparse.Namespace, base, ranks, device) -> list[RunRecord]:
     """Load the data and train each model in turn; the run records (none on ranks > 0)."""
     data = load_cifar10(args.data, download=args.download, progress=ranks.is_writer and not args.quiet)
     records = []

@@ -99,7 +99,7 @@ def untrained_checkpoints(tmp_path_factory) -> Path:
     for name in MODELS:
         torch.manual_seed(0)
         model = build_model(name).eval()
-        record = {**run_record(name, 0.1), "params": model.num_parameters(), "macs": model.macs_per_image(),
-                  "device": "AMD EPYC (2 threads)"}
+        record = run_record(name, 0.1, params=model.num_parameters(), macs=model.macs_per_image(),
+                            device="AMD EPYC (2 threads)")
         save_checkpoint(model, record, root / name)
     return root

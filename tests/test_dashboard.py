@@ -2,6 +2,7 @@
 (the `trained_checkpoints` fixture), with no checkpoints, and with no data."""
 import json
 import shutil
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -57,7 +58,7 @@ def test_without_data_the_data_pages_offer_the_download_and_the_others_keep_work
 def test_home_cards_show_the_records(open_app, trained_checkpoints):
     app = open_app(HOME, trained_checkpoints)
     records = records_of(trained_checkpoints)
-    assert [metric.value for metric in app.metric] == [format_percent(r["test"]["accuracy"])
+    assert [metric.value for metric in app.metric] == [format_percent(r.accuracy)
                                                       for r in records.values()]
     text = page_text(app)
     for record in records.values():
@@ -74,12 +75,12 @@ def test_compare_shows_the_numbers_of_the_records(open_app, trained_checkpoints)
     costs = app.dataframe[0].value
     assert list(costs.index) == list(records)
     for name, record in records.items():
-        assert costs.loc[name, "parameters"] == record["params"] and costs.loc[name, "MACs per image"] == record["macs"]
-        assert costs.loc[name, "training seconds"] == pytest.approx(record["train_seconds"])
-        assert costs.loc[name, "test accuracy"] == pytest.approx(record["test"]["accuracy"])
-        assert costs.loc[name, "TTA accuracy"] == pytest.approx(record["test"]["accuracy_tta"])
-        assert costs.loc[name, "latency ms"] == pytest.approx(record["test"]["latency_ms"])
-    assert format_percent(records["senet"]["test"]["accuracy"]) in page_text(app)
+        assert costs.loc[name, "parameters"] == record.params and costs.loc[name, "MACs per image"] == record.macs
+        assert costs.loc[name, "training seconds"] == pytest.approx(record.train_seconds)
+        assert costs.loc[name, "test accuracy"] == pytest.approx(record.accuracy)
+        assert costs.loc[name, "TTA accuracy"] == pytest.approx(record.tta_accuracy)
+        assert costs.loc[name, "latency ms"] == pytest.approx(record.test.latency_ms)
+    assert format_percent(records["senet"].accuracy) in page_text(app)
     # with the data, the verdict rests on McNemar's test and the bootstrap interval (tests/test_evidence.py)
     assert '"By far" means a lead that is significant' in page_text(app) and "Holm-corrected p" in page_text(app)
     assert list(app.dataframe[2].value.index) == list(records)  # the seeds table: one seed each here
@@ -89,12 +90,12 @@ def test_compare_shows_the_numbers_of_the_records(open_app, trained_checkpoints)
     per_class = next(frame for frame in frames if set(frame.columns) == {"model", "class", "accuracy"})
     for name, record in records.items():
         raw = curves.query(f"model == '{name}' and metric == 'loss' and split == 'validation'")["raw"]
-        assert list(raw) == pytest.approx([row["val_loss"] for row in record["history"]])
+        assert list(raw) == pytest.approx([row.val_loss for row in record.history])
         shown = per_class.query(f"model == '{name}'")["accuracy"]
-        assert list(shown) == pytest.approx(record["test"]["per_class_accuracy"])
+        assert list(shown) == pytest.approx(record.test.per_class_accuracy)
 
     recipes = app.dataframe[1].value
-    assert recipes.loc["lr", "senet"] == json.dumps(records["senet"]["recipe"]["lr"])
+    assert recipes.loc["lr", "senet"] == json.dumps(records["senet"].recipe.lr)
     app.toggle(key=state.widget_key("compare_differences")).set_value(True).run()
     differing = compare.recipe_table(records, differences_only=True)
     if differing.empty:
@@ -111,9 +112,9 @@ def test_a_new_run_record_shows_up_without_a_restart(open_app, trained_checkpoin
         shutil.copy(folder / RECORD_FILE, tmp_path / folder.name / RECORD_FILE)
     app = open_app("app_pages/compare.py", tmp_path)
     record = read_record(tmp_path / "senet")
-    assert app.dataframe[0].value.loc["senet", "test accuracy"] == pytest.approx(record["test"]["accuracy"])
-    record["test"]["accuracy"] = 0.987  # as if SENet had been retrained
-    write_json(tmp_path / "senet" / RECORD_FILE, record)
+    assert app.dataframe[0].value.loc["senet", "test accuracy"] == pytest.approx(record.accuracy)
+    retrained = replace(record, test=replace(record.test, accuracy=0.987))  # as if SENet had been retrained
+    write_json(tmp_path / "senet" / RECORD_FILE, retrained.to_json())
     app.run()
     assert app.dataframe[0].value.loc["senet", "test accuracy"] == pytest.approx(0.987)
     assert "98.70%" in page_text(app)

@@ -1,14 +1,19 @@
 """The Compare page's verdict with evidence, on synthetic run records whose answer is known."""
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
+from cifar_models.recipe import DEFAULT_RECIPE
+from cifar_models.run_record import RunRecord
 from dashboard.views.evidence import comparisons_for, evidence_verdict, pair_table, paired_predictions, seed_table
+from run_records import run_record
 
 
-def record(predictions: np.ndarray, labels: np.ndarray, seed: int) -> dict:
-    return {"recipe": {"seed": seed},
-            "test": {"n": len(labels), "accuracy": float((predictions == labels).mean()),
-                     "predictions": predictions.tolist()}}
+def record(predictions: np.ndarray, labels: np.ndarray, seed: int) -> RunRecord:
+    made = run_record("senet", float((predictions == labels).mean()), n=len(labels),
+                      recipe=DEFAULT_RECIPE.updated(seed=seed).to_dict())
+    return replace(made, test=replace(made.test, predictions=tuple(predictions.tolist())))
 
 
 def runs(lead_points: float, seeds: int = 2, n: int = 4000):
@@ -30,7 +35,7 @@ def runs(lead_points: float, seeds: int = 2, n: int = 4000):
 def test_seed_table_gives_mean_and_std_over_seeds():
     seed_records, labels = runs(3.0)
     table = seed_table(seed_records)
-    accuracies = [r["test"]["accuracy"] for r in seed_records["senet"]]
+    accuracies = [r.accuracy for r in seed_records["senet"]]
     assert table.loc["senet", "seeds"] == 2 and table.loc["senet", "recipe seeds"] == "0, 1"
     assert table.loc["senet", "mean test accuracy"] == pytest.approx(np.mean(accuracies))
     assert table.loc["senet", "std"] == pytest.approx(np.std(accuracies, ddof=1))
@@ -58,7 +63,8 @@ def test_a_significant_one_point_lead_is_not_by_far_and_robustness_is_named():
 
 def test_models_evaluated_on_different_test_counts_are_compared_on_the_common_images():
     seed_records, labels = runs(3.0, seeds=1)
-    seed_records["plain_cnn"][0]["test"]["predictions"] = seed_records["plain_cnn"][0]["test"]["predictions"][:1000]
+    plain = seed_records["plain_cnn"][0]
+    seed_records["plain_cnn"][0] = replace(plain, test=replace(plain.test, predictions=plain.test.predictions[:1000]))
     predictions, n = paired_predictions(seed_records)
     assert n == 1000 and predictions["senet"].shape == (1, 1000)
 

@@ -152,10 +152,10 @@ def test_class_probability_table_lists_the_top_classes_best_first():
 
 def test_misclassified_filters_by_true_and_predicted_class(trained_checkpoints, cifar):
     record = read_record(trained_checkpoints / "plain_cnn")
-    predictions = np.asarray(record["test"]["predictions"])
+    predictions = np.asarray(record.test.predictions)
     labels = cifar.test.labels[: len(predictions)]
     wrong = misclassified(predictions, cifar.test.labels)
-    assert len(wrong) == round((1 - record["test"]["accuracy"]) * len(predictions))
+    assert len(wrong) == round((1 - record.accuracy) * len(predictions))
     assert (predictions[wrong] != labels[wrong]).all()
     for true_class in range(10):
         subset = misclassified(predictions, cifar.test.labels, true_class=true_class)

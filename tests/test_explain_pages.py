@@ -137,7 +137,7 @@ def test_predict_top5_of_an_upload_and_the_gallery(open_app, trained_checkpoints
     assert "**big cat.png** · PNG · 640x640" in page_text(app)
 
     record = read_record(trained_checkpoints / "plain_cnn")
-    predictions = record["test"]["predictions"]
+    predictions = record.test.predictions
     app.sidebar.selectbox(key=MODEL_WIDGET).set_value("plain_cnn")
     app.sidebar.selectbox[1].set_value("cat").run()
     wrong = misclassified(predictions, cifar.test.labels, true_class=cifar.classes.index("cat"))

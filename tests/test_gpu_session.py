@@ -47,9 +47,9 @@ def test_the_rehearsal_runs_every_step_and_brings_back_what_the_session_must(tmp
     assert sorted(evaluations) == sorted(MODELS)
     for name in MODELS:
         record = load_checkpoint(tmp_path / "checkpoints" / name).record
-        assert record["data"]["subset"] == 100 and len(record["history"]) == 1
-        assert evaluations[name]["n"] == record["test"]["n"] == 100
-        assert evaluations[name]["accuracy"] == pytest.approx(record["test"]["accuracy"], abs=0.02)
+        assert record.data.subset == 100 and record.epochs_run == 1
+        assert evaluations[name]["n"] == record.test.n == 100
+        assert evaluations[name]["accuracy"] == pytest.approx(record.accuracy, abs=0.02)
 
     benchmark = json.loads((out / "benchmark_training.json").read_text())
     assert list(benchmark["models"]) == ["plain_cnn"] and benchmark["plain_cnn_speedup"] > 0

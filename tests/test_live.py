@@ -46,7 +46,7 @@ def test_a_running_training_is_followed_epoch_by_epoch(tmp_path):
         assert first.epochs == 3 and len(first.history) == first.epoch and first.eta_seconds >= 0
         assert "of 3 done" in status_line(first)
         later = _wait_for(lambda: _training_at(out, first.epoch + 1), process)  # the curve gained an epoch
-        assert [row["epoch"] for row in later.history] == list(range(1, later.epoch + 1))
+        assert [row.epoch for row in later.history] == list(range(1, later.epoch + 1))
         assert process.wait(timeout=600) == 0
     finally:
         process.kill()
@@ -60,7 +60,10 @@ def test_an_interrupted_run_and_half_written_files(tmp_path):
     (run / "senet").mkdir(parents=True)
     (run / "senet" / "resume.json").write_text('{"model": "senet", "hist')  # as if cut off: skipped, no error
     assert read_live_run(run).models == {}
-    history = [{"epoch": 1, "epoch_seconds": 10.0}, {"epoch": 2, "epoch_seconds": 12.0}]
+    history = [{"epoch": epoch, "train_loss": 1.0, "train_acc": 0.5, "val_loss": 1.1, "val_acc": 0.4, "lr": 0.1,
+                "epoch_seconds": seconds, "images_per_s": 1000 / seconds} for epoch, seconds in ((1, 10.0), (2, 12.0))]
+    (run / "senet" / "resume.json").write_text(json.dumps({"recipe": {"epochs": 5}, "history": history[:1] + [{}]}))
+    assert read_live_run(run).models == {}  # an epoch without its figures: skipped until the file is whole
     (run / "senet" / "resume.json").write_text(json.dumps({"recipe": {"epochs": 5}, "history": history}))
     interrupted = read_live_run(run).models["senet"]
     assert (interrupted.status, interrupted.epoch, interrupted.epochs) == ("interrupted", 2, 5)

@@ -2,13 +2,14 @@
 naming another architecture than its weights; and how each model was made, shown beside its figures."""
 import json
 import shutil
+from dataclasses import replace
 
 import numpy as np
 import pytest
 
 from apptest_helpers import ATTRIBUTION, FEATURE_MAPS, HOME, PREDICT, assert_rendered, chart_frames, page_text, png, \
     sidebar_note
-from cifar_models.checkpoint import RECORD_FILE, read_record
+from cifar_models.checkpoint import RECORD_FILE, read_record, write_json
 from cifar_models.data import DataError, load_cifar10
 from cifar_models.models import model_title
 from dashboard.views.common import provenance
@@ -45,7 +46,7 @@ def one_mismatched(untrained_checkpoints, tmp_path):
     root = tmp_path / "checkpoints"
     shutil.copytree(untrained_checkpoints, root)
     record = read_record(root / "senet")
-    (root / "senet" / RECORD_FILE).write_text(json.dumps({**record, "model": "inception"}))
+    write_json(root / "senet" / RECORD_FILE, replace(record, model="inception").to_json())
     return root
 
 

@@ -51,8 +51,8 @@ def test_seeds_keep_the_single_seed_layout_first_and_the_others_beside_it(two_se
     seeds = find_seed_checkpoints(out)
     assert seeds["plain_cnn"] == [out / "plain_cnn", out / "seed-1" / "plain_cnn"]
     first, second = (read_record(folder) for folder in seeds["plain_cnn"])
-    assert (first["recipe"]["seed"], second["recipe"]["seed"]) == (0, 1)
-    assert first["test"]["predictions"] != second["test"]["predictions"]  # really another training run
+    assert (first.seed, second.seed) == (0, 1)
+    assert first.test.predictions != second.test.predictions  # really another training run
 
 
 @pytest.fixture(scope="module")

@@ -77,7 +77,7 @@ def test_bad_checkpoints_give_clear_errors(trained_checkpoints, tmp_path):
         load_checkpoint(missing)
 
     loaded = load_checkpoint(source)
-    assert loaded.record["model"] == "plain_cnn" and not loaded.model.training
+    assert loaded.record.model == "plain_cnn" and not loaded.model.training
 
 
 def _train_plain(out, *extra, epochs=4):

@@ -2,6 +2,7 @@
 augmentation previews and the exported recipe."""
 import json
 import math
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -78,8 +79,7 @@ def test_verdict_cannot_say_without_senet_or_a_rival_and_warns_about_unequal_run
     assert "differ in epochs" in senet_verdict(records).text
     assert "Caution" not in senet_verdict(three(senet=0.95)).text
     smoke = three(senet=0.95)
-    for record in smoke.values():
-        record["data"]["subset"] = 2000
+    smoke = {name: replace(record, data=replace(record.data, subset=2000)) for name, record in smoke.items()}
     assert senet_verdict(smoke).text.endswith("smoke runs on 2,000 training images, which say little about "
                                                       "the full recipe.")
 
@@ -102,7 +102,7 @@ def test_tables_carry_the_record_values():
     assert len(per_class) == 30 and set(per_class["class"]) == set(CLASSES)
     bins = compare.reliability(records)
     assert len(bins) == 3  # the empty bins are left out
-    curves = compare.learning_curves(records, 0.5)
+    curves = compare.learning_curves({name: record.history for name, record in records.items()}, 0.5)
     assert len(curves) == 3 * 4 * 3  # models x (loss, accuracy) x (train, validation) x epochs
     senet_val = curves.query("model == 'senet' and metric == 'accuracy' and split == 'validation'")
     assert list(senet_val["raw"]) == pytest.approx([0.25, 0.35, 0.45])
@@ -121,7 +121,7 @@ def test_confusion_rows_are_fractions_of_the_true_class():
 
 def test_recipe_table_shows_differences_only_when_asked():
     records = three(senet=0.95)
-    records["senet"]["recipe"] = DEFAULT_RECIPE.updated(lr=0.1, augment={"cutout_size": 0}).to_dict()
+    records["senet"] = replace(records["senet"], recipe=DEFAULT_RECIPE.updated(lr=0.1, augment={"cutout_size": 0}))
     full = compare.recipe_table(records)
     assert "augment.cutout_size" in full.index and "epochs" in full.index
     differences = compare.recipe_table(records, differences_only=True)

@@ -21,7 +21,7 @@ EXPLAIN_REQUESTED = "attribution_explain_requested"
 st.title("Attribution")
 runs = widgets.require_records()
 names = list(ordered(runs.records))
-classes = runs.records[names[0]]["classes"]
+classes = runs.records[names[0]].classes
 chosen = widgets.choose_image("attribution")
 models = widgets.load_models(names, sources.load_explainable_model)
 names = list(models)

@@ -25,7 +25,7 @@ def training_now() -> None:
     st.caption(f"{run.holder} is writing into `{run.folder}`; this part refreshes every {LIVE_REFRESH_SECONDS} s.")
     for name, model in run.models.items():
         st.progress(model.fraction_done, text=f"{model_title(name)}: {live.status_line(model)}")
-    so_far = {name: {"history": model.history} for name, model in run.models.items() if model.history}
+    so_far = {name: model.history for name, model in run.models.items() if model.history}
     if not so_far:
         st.caption("The first epoch is under way: its curves appear when it ends.")
         return
@@ -88,7 +88,7 @@ def curve_chart(curves, metric: str) -> alt.LayerChart:
 
 
 st.subheader("Learning curves")
-curves = compare.learning_curves(shown, smoothing)
+curves = compare.learning_curves({name: record.history for name, record in shown.items()}, smoothing)
 loss_column, accuracy_column = st.columns(2)
 loss_column.altair_chart(curve_chart(curves, "loss"))
 accuracy_column.altair_chart(curve_chart(curves, "accuracy"))

@@ -60,7 +60,7 @@ results = {name: explain.feature_maps(models[name], chosen.pixels, sorted(wanted
            for name, wanted in needed.items() if wanted}
 probabilities = results[model_name].probabilities
 facts.markdown(f"**{model_title(model_name)}** predicts "
-               + ", ".join(f"{runs.records[model_name]['classes'][i]} {probabilities[i]:.0%}"
+               + ", ".join(f"{runs.records[model_name].classes[i]} {probabilities[i]:.0%}"
                            for i in probabilities.argsort()[::-1][:3]))
 
 # One scale across models covers every map shown at the compared depth and the grid's layer.
@@ -98,7 +98,7 @@ elif found is None:
             sources.compute_exemplars(model_name, data)
         st.rerun()
 else:
-    classes = runs.records[model_name]["classes"]
+    classes = runs.records[model_name].classes
     tiles = exemplars.exemplar_tiles(found[exemplar_layer], channel, data.test.images, data.test.labels, classes,
                                      EXEMPLAR_SCALE)
     examples_column, profile_column = st.columns([3, 2])
@@ -134,7 +134,7 @@ st.image(explain.filter_images(model, FILTER_PIXELS), width=FILTER_PIXELS)
 
 if model.inspectable_layers("gate"):
     st.subheader("What SE re-weights: the excitation gates")
-    classes = runs.records[model_name]["classes"]
+    classes = runs.records[model_name].classes
     class_index = chosen.label if chosen.label is not None else int(probabilities.argmax())
     gate_layers = list(model.inspectable_layers("gate"))
     gate_layer = st.sidebar.selectbox("SE gate", gate_layers, index=len(gate_layers) - 1)
@@ -147,7 +147,7 @@ if model.inspectable_layers("gate"):
     own = explain.excitation_gates(model, chosen.pixels[None])[gate_layer][0]
     table = pd.DataFrame({"channel": range(len(own)), "this image": own})
     if st.session_state.get(average_key):
-        created = str(runs.records[model_name].get("created"))
+        created = runs.records[model_name].created
         data, problem = widgets.available_data()
         if data is None:
             st.info(f"The class average needs the test images: data {problem.splitlines()[0]} (see the Dataset page).")

@@ -21,7 +21,7 @@ ANY_CLASS = "any class"
 st.title("Predict")
 runs = widgets.require_records()
 names = list(ordered(runs.records))
-classes = runs.records[names[0]]["classes"]
+classes = runs.records[names[0]].classes
 
 with st.sidebar:
     upload = st.file_uploader("Your image: PNG, JPEG, WebP or BMP, any size", type=list(UPLOAD_EXTENSIONS),
@@ -71,11 +71,11 @@ else:
 st.subheader(f"Test images {model_title(gallery_model)} gets wrong")
 st.caption(f"{model_title(gallery_model)}: {provenance(runs.records[gallery_model])}")
 data, data_problem = widgets.available_data()
-record_test = runs.records[gallery_model].get("test") or {}
-predictions = record_test.get("predictions")
+record_test = runs.records[gallery_model].test
+predictions = record_test.predictions
 if data is None:
     st.warning(f"The gallery needs the test images. Data {data_problem}".replace("\n", "  \n"))
-elif runs.records[gallery_model].get("data_fingerprint") != data.fingerprint:
+elif runs.records[gallery_model].data_fingerprint != data.fingerprint:
     st.warning(f"{model_title(gallery_model)} was evaluated on another copy of CIFAR-10 than the one loaded "
                f"(`{data.source}`), whose test images may be in another order: the gallery would show the wrong "
                "images. Start the dashboard with the data the model was trained on.")
@@ -86,7 +86,7 @@ else:
     true_class = None if true_choice == ANY_CLASS else classes.index(true_choice)
     predicted_class = None if predicted_choice == ANY_CLASS else classes.index(predicted_choice)
     wrong = explain.misclassified(predictions, data.test.labels, true_class, predicted_class)
-    confidence = record_test.get("confidence") or [None] * len(predictions)
+    confidence = record_test.confidence or [None] * len(predictions)
     st.caption(f"{len(wrong):,} of the {len(predictions):,} test images the run evaluated"
                + (f"; the first {GALLERY_SIZE} shown" if len(wrong) > GALLERY_SIZE else "")
                + ". Under each: index · true → predicted (confidence).")

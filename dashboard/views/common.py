@@ -2,25 +2,19 @@
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import TypeVar
 
 from cifar_models.models import display_order
+from cifar_models.run_record import RunRecord
 
-Records = dict[str, dict[str, Any]]  # model name -> run record
-
-
-def ordered(records: Records) -> Records:
-    """The records in the registry's display order, then any unregistered model."""
-    return {name: records[name] for name in display_order(records)}
+Records = dict[str, RunRecord]  # model name -> run record
+PerModel = TypeVar("PerModel")
 
 
-def test_metrics(record: dict) -> dict:
-    return record.get("test") or {}
-
-
-def number(value) -> float:
-    """A record's number, or NaN where the record has none (JSON writes NaN as null)."""
-    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else math.nan
+def ordered(by_model: dict[str, PerModel]) -> dict[str, PerModel]:
+    """The models' records (or anything else by model name) in the registry's display order, then any unregistered
+    model."""
+    return {name: by_model[name] for name in display_order(by_model)}
 
 
 def format_count(value: float) -> str:
@@ -50,8 +44,8 @@ def format_percent(fraction: float) -> str:
     return "—" if not math.isfinite(fraction) else f"{100 * fraction:.2f}%"
 
 
-def provenance(record: dict) -> str:
+def provenance(record: RunRecord) -> str:
     """How a model was made, beside every figure of it: device, precision, epochs and training time."""
-    epochs = len(record.get("history") or [])
-    return (f"{record.get('device') or '—'} · {record.get('precision') or '—'} · {epochs} epoch{'s' * (epochs != 1)} "
-            f"· {format_seconds(number(record.get('train_seconds')))} training")
+    epochs = record.epochs_run
+    return (f"{record.device} · {record.precision} · {epochs} epoch{'s' * (epochs != 1)} "
+            f"· {format_seconds(record.train_seconds)} training")

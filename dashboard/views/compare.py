@@ -3,14 +3,14 @@ from __future__ import annotations
 
 import json
 import math
-from typing import Any, Iterable
+from typing import Any, Iterable, Sequence
 
 import numpy as np
 import pandas as pd
 
-from cifar_models.data import CLASSES
+from cifar_models.run_record import EpochRecord
 
-from .common import Records, number, ordered, test_metrics
+from .common import Records, ordered
 
 def debiased_ema(values: Iterable[float], weight: float) -> np.ndarray:
     """TensorBoard's smoothing: an exponential moving average divided by ``1 - weight**n``.
@@ -40,14 +40,14 @@ CURVES = {  # (metric, split) -> history field
 }
 
 
-def learning_curves(records: Records, smoothing: float) -> pd.DataFrame:
-    """Long form: model, epoch, metric ('loss' | 'accuracy'), split ('train' | 'validation'), raw, smoothed."""
+def learning_curves(histories: dict[str, Sequence[EpochRecord]], smoothing: float) -> pd.DataFrame:
+    """Long form: model, epoch, metric ('loss' | 'accuracy'), split ('train' | 'validation'), raw, smoothed, from
+    each model's finished epochs (a run record's or, while it trains, its resume record's)."""
     frames = []
-    for name, record in ordered(records).items():
-        history = record.get("history") or []
-        epochs = [row.get("epoch", i + 1) for i, row in enumerate(history)]
+    for name, history in ordered(histories).items():
+        epochs = [row.epoch for row in history]
         for (metric, split), field in CURVES.items():
-            raw = [number(row.get(field)) for row in history]
+            raw = [getattr(row, field) for row in history]
             frames.append(pd.DataFrame({"model": name, "epoch": epochs, "metric": metric, "split": split,
                                         "raw": raw, "smoothed": debiased_ema(raw, smoothing)}))
     columns = ["model", "epoch", "metric", "split", "raw", "smoothed"]
@@ -56,9 +56,9 @@ def learning_curves(records: Records, smoothing: float) -> pd.DataFrame:
 
 def tta_accuracies(records: Records) -> pd.DataFrame:
     """Long form: model, evaluation ('single view' | 'with TTA'), accuracy."""
-    rows = [{"model": name, "evaluation": evaluation, "accuracy": number(test_metrics(record).get(field))}
+    rows = [{"model": name, "evaluation": evaluation, "accuracy": accuracy}
             for name, record in ordered(records).items()
-            for evaluation, field in (("single view", "accuracy"), ("with TTA", "accuracy_tta"))]
+            for evaluation, accuracy in (("single view", record.accuracy), ("with TTA", record.tta_accuracy))]
     return pd.DataFrame(rows, columns=["model", "evaluation", "accuracy"])
 
 
@@ -66,9 +66,8 @@ def per_class_accuracy(records: Records) -> pd.DataFrame:
     """Long form: model, class, accuracy."""
     rows = []
     for name, record in ordered(records).items():
-        classes = record.get("classes") or CLASSES
-        for class_name, accuracy in zip(classes, test_metrics(record).get("per_class_accuracy") or []):
-            rows.append({"model": name, "class": class_name, "accuracy": number(accuracy)})
+        for class_name, accuracy in zip(record.classes, record.test.per_class_accuracy):
+            rows.append({"model": name, "class": class_name, "accuracy": accuracy})
     return pd.DataFrame(rows, columns=["model", "class", "accuracy"])
 
 
@@ -83,10 +82,10 @@ def confusion_frames(records: Records) -> pd.DataFrame:
     """Long form: model, true, predicted, count, fraction (of the true class's images)."""
     rows = []
     for name, record in ordered(records).items():
-        counts = test_metrics(record).get("confusion_matrix")
+        counts = record.test.confusion_matrix
         if not counts:
             continue
-        classes = record.get("classes") or CLASSES
+        classes = record.classes
         fractions = normalized_confusion(counts)
         for t, true_name in enumerate(classes):
             for p, predicted_name in enumerate(classes):
@@ -97,9 +96,10 @@ def confusion_frames(records: Records) -> pd.DataFrame:
 
 def reliability(records: Records) -> pd.DataFrame:
     """Long form of the non-empty confidence bins: model, low, high, confidence, accuracy, count."""
-    rows = [{"model": name, **{key: row.get(key) for key in ("low", "high", "confidence", "accuracy", "count")}}
+    rows = [{"model": name, "low": row.low, "high": row.high, "confidence": row.confidence, "accuracy": row.accuracy,
+             "count": row.count}
             for name, record in ordered(records).items()
-            for row in test_metrics(record).get("reliability") or [] if row.get("count")]
+            for row in record.test.reliability if row.count]
     return pd.DataFrame(rows, columns=["model", "low", "high", "confidence", "accuracy", "count"])
 
 
@@ -107,24 +107,20 @@ def cost_table(records: Records) -> pd.DataFrame:
     """One row per model: size, compute, time, speed and accuracy, each read from its record."""
     rows = []
     for name, record in ordered(records).items():
-        test = test_metrics(record)
-        speeds = [number(row.get("images_per_s")) for row in record.get("history") or []]
-        speeds = [s for s in speeds if math.isfinite(s)]
         rows.append({
             "model": name,
-            "parameters": number(record.get("params")),
-            "MACs per image": number(record.get("macs")),
-            "test accuracy": number(test.get("accuracy")),
-            "TTA accuracy": number(test.get("accuracy_tta")),
-            "training seconds": number(record.get("train_seconds")),
-            # the median epoch: the first epoch also pays for warm-up (cuDNN autotuning, compilation)
-            "training images/s": float(np.median(speeds)) if speeds else math.nan,
-            "inference images/s": number(test.get("throughput_images_per_s")),
-            "latency ms": number(test.get("latency_ms")),
-            "ECE": number(test.get("ece")),
-            "epochs": len(record.get("history") or []),
-            "device": str(record.get("device") or "—"),
-            "precision": str(record.get("precision") or "—"),
+            "parameters": float(record.params),
+            "MACs per image": float(record.macs),
+            "test accuracy": record.accuracy,
+            "TTA accuracy": record.tta_accuracy,
+            "training seconds": record.train_seconds,
+            "training images/s": record.training_images_per_s,
+            "inference images/s": record.test.throughput_images_per_s,
+            "latency ms": record.test.latency_ms,
+            "ECE": record.test.ece,
+            "epochs": record.epochs_run,
+            "device": record.device,
+            "precision": record.precision,
         })
     return pd.DataFrame(rows).set_index("model") if rows else pd.DataFrame()
 
@@ -141,7 +137,7 @@ def recipe_table(records: Records, differences_only: bool = False) -> pd.DataFra
     ``differences_only`` keeps the settings on which the models do not all agree (a missing setting counts as a
     difference).
     """
-    flat = {name: _flatten(record.get("recipe") or {}) for name, record in ordered(records).items()}
+    flat = {name: _flatten(record.recipe.to_dict()) for name, record in ordered(records).items()}
     settings = list(dict.fromkeys(key for values in flat.values() for key in values))
     missing = object()
     if differences_only:

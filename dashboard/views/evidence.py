@@ -7,32 +7,33 @@ import pandas as pd
 
 from cifar_models.statistics import VERDICT_RULE, PairComparison, compare_models, leads_by_far, mean_and_std
 
-from .common import format_percent, ordered, test_metrics
+from cifar_models.run_record import RunRecord
+
+from .common import format_percent, ordered
 from .verdict import Verdict
 
-SeedRecords = dict[str, list[dict]]  # model name -> its run records, one per seed
+SeedRecords = dict[str, list[RunRecord]]  # model name -> its run records, one per seed
 
 
 def seed_table(seed_records: SeedRecords) -> pd.DataFrame:
     """Per model: seeds, the test accuracy's mean and standard deviation over them, and the seeds used."""
     rows = {}
     for name, records in ordered(seed_records).items():
-        accuracies = [test_metrics(r)["accuracy"] for r in records if test_metrics(r).get("accuracy") is not None]
+        accuracies = [r.accuracy for r in records if not np.isnan(r.accuracy)]
         mean, std = mean_and_std(accuracies) if accuracies else (np.nan, np.nan)
         rows[name] = {"seeds": len(accuracies), "mean test accuracy": mean, "std": std,
-                      "recipe seeds": ", ".join(str((r.get("recipe") or {}).get("seed", "?")) for r in records)}
+                      "recipe seeds": ", ".join(str(r.seed) for r in records)}
     return pd.DataFrame.from_dict(rows, orient="index").rename_axis("model")
 
 
 def paired_predictions(seed_records: SeedRecords) -> tuple[dict[str, np.ndarray], int]:
     """Each model's test predictions ``(seeds, n)`` over the seeds that predicted the same number ``n`` of test
     images (the smallest count among the models), and that ``n``."""
-    counts = [len(test_metrics(r).get("predictions") or []) for records in seed_records.values() for r in records]
+    counts = [len(r.test.predictions) for records in seed_records.values() for r in records]
     n = min((count for count in counts if count), default=0)
     predictions = {}
     for name, records in ordered(seed_records).items():
-        rows = [test_metrics(r)["predictions"][:n] for r in records
-                if len(test_metrics(r).get("predictions") or []) >= n]
+        rows = [r.test.predictions[:n] for r in records if len(r.test.predictions) >= n]
         if rows and n:
             predictions[name] = np.array(rows)
     return predictions, n

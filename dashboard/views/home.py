@@ -1,13 +1,15 @@
 """The Home page's model cards."""
 from __future__ import annotations
 
+from cifar_models.run_record import RunRecord
+
 from .common import format_count, format_percent, format_seconds
 from .compare import cost_table
 
 
-def model_card(record: dict) -> dict[str, str]:
+def model_card(record: RunRecord) -> dict[str, str]:
     """The figures of a model's card on the home page, formatted."""
-    row = cost_table({record.get("model", "model"): record}).iloc[0]
+    row = cost_table({record.model: record}).iloc[0]
     return {
         "test accuracy": format_percent(row["test accuracy"]),
         "parameters": format_count(row["parameters"]),

@@ -12,9 +12,10 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from cifar_models.checkpoint import RECORD_FILE
+from cifar_models.checkpoint import CheckpointError, read_record
 from cifar_models.engine import RESUME_RECORD
 from cifar_models.output_lock import running_holder
+from cifar_models.run_record import EpochRecord, parse_history
 
 from .common import format_seconds
 
@@ -25,7 +26,7 @@ class LiveModel:
     status: str  # "finished", "training" (a live run holds the folder) or "interrupted" (resumable)
     epoch: int  # epochs done
     epochs: int  # epochs the recipe asks for
-    history: list[dict]
+    history: tuple[EpochRecord, ...]
     eta_seconds: float  # until this model is done; 0 when finished, NaN when unknown
 
     @property
@@ -52,12 +53,22 @@ def _read_json(path: Path) -> dict | None:
     return value if isinstance(value, dict) else None
 
 
-def _eta(history: list[dict], epochs: int, last_written: float, now: float) -> float:
+def _eta(history: tuple[EpochRecord, ...], epochs: int, last_written: float, now: float) -> float:
     """Mean epoch time so far times the epochs left, less the time since the last epoch ended."""
-    seconds = [row["epoch_seconds"] for row in history if isinstance(row.get("epoch_seconds"), (int, float))]
+    seconds = [row.epoch_seconds for row in history if math.isfinite(row.epoch_seconds)]
     if not seconds:
         return math.nan
     return max(sum(seconds) / len(seconds) * (epochs - len(history)) - (now - last_written), 0.0)
+
+
+def _resume_history(resume: dict | None, path: Path) -> tuple[EpochRecord, ...] | None:
+    """The finished epochs in a resume record, or None where it has none that parse (yet)."""
+    if resume is None or "history" not in resume:
+        return None
+    try:
+        return parse_history(resume["history"], path)
+    except CheckpointError:
+        return None
 
 
 def read_live_run(folder: str | Path, now: float | None = None) -> LiveRun:
@@ -70,20 +81,23 @@ def read_live_run(folder: str | Path, now: float | None = None) -> LiveRun:
     for subfolder in subfolders:
         resume_path = subfolder / RESUME_RECORD
         resume = _read_json(resume_path)
-        if resume is not None and isinstance(resume.get("history"), list):
-            epochs = int(resume.get("recipe", {}).get("epochs", len(resume["history"])))
+        history = _resume_history(resume, resume_path)
+        if history is not None:
             try:
                 written = resume_path.stat().st_mtime
             except OSError:
                 continue
+            epochs = int(resume.get("recipe", {}).get("epochs", len(history)))
             models[subfolder.name] = LiveModel(
-                subfolder.name, "training" if holder else "interrupted", len(resume["history"]), epochs,
-                resume["history"], _eta(resume["history"], epochs, written, now) if holder else math.nan)
+                subfolder.name, "training" if holder else "interrupted", len(history), epochs,
+                history, _eta(history, epochs, written, now) if holder else math.nan)
             continue
-        record = _read_json(subfolder / RECORD_FILE)
-        if record is not None and isinstance(record.get("history"), list):
-            history = record["history"]
-            models[subfolder.name] = LiveModel(subfolder.name, "finished", len(history), len(history), history, 0.0)
+        try:
+            record = read_record(subfolder)
+        except CheckpointError:
+            continue
+        models[subfolder.name] = LiveModel(subfolder.name, "finished", record.epochs_run, record.epochs_run,
+                                           record.history, 0.0)
     return LiveRun(folder, holder, models)
 
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from cifar_models.models import model_title
 
-from .common import Records, format_percent, number, test_metrics
+from .common import Records, format_percent
 from .compare import cost_table, recipe_table
 
 # "By far" needs a lead this large (percentage points of test accuracy) on top of being larger than the noise band.
@@ -39,14 +39,14 @@ def _ratio(numerator: float, denominator: float) -> str:
 def _comparability(records: Records) -> str:
     """A warning when the runs did not get the same budget, data or evaluation, or only a subset, else ''."""
     differing = list(recipe_table(records, differences_only=True).index)
-    for label, read in (("data subset", lambda r: (r.get("data") or {}).get("subset")),
-                        ("data set", lambda r: r.get("data_fingerprint")),
-                        ("number of test images", lambda r: test_metrics(r).get("n"))):
+    for label, read in (("data subset", lambda r: r.data.subset),
+                        ("data set", lambda r: r.data_fingerprint),
+                        ("number of test images", lambda r: r.test.n)):
         if len({json.dumps(read(r), default=str) for r in records.values()}) > 1:
             differing.append(label)
     warning = (f" Caution: the runs differ in {', '.join(differing)}, so this is not a like-for-like comparison."
                if differing else "")
-    subsets = sorted({subset for r in records.values() if (subset := (r.get("data") or {}).get("subset"))})
+    subsets = sorted({r.data.subset for r in records.values() if r.is_smoke_run})
     if subsets:
         warning += (f" These are smoke runs on {' and '.join(f'{n:,}' for n in subsets)} training images, which say "
                     "little about the full recipe.")
@@ -72,8 +72,7 @@ def senet_verdict(records: Records) -> Verdict:
     others = ranking.drop(index="senet")
     rival_name = best_name if best_name != "senet" else others.index[0]
     rival = ranking.loc[rival_name]
-    sizes = [number(test_metrics(records[name]).get("n")) for name in (rival_name, "senet")]
-    n = int(min(sizes)) if all(math.isfinite(size) and size > 0 for size in sizes) else 0
+    n = min(records[name].test.n for name in (rival_name, "senet"))
     if n == 0:
         return Verdict("cannot say", "The records do not say how many test images the accuracies rest on.")
     lead = 100 * (senet["test accuracy"] - rival["test accuracy"])
