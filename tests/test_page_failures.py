@@ -83,3 +83,18 @@ def test_every_page_with_metrics_says_how_each_model_was_made(open_app, untraine
     assert all(f"{model_title(name)}: {made[name]}" in page_text(compare) for name in records)
     costs = compare.dataframe[0].value
     assert list(costs["precision"]) == ["bf16"] * 3 and list(costs["epochs"]) == [3] * 3
+
+
+def test_a_record_missing_a_field_is_named_on_home_and_the_other_models_show(open_app, untrained_checkpoints,
+                                                                               tmp_path):
+    root = tmp_path / "checkpoints"
+    shutil.copytree(untrained_checkpoints, root)
+    record_json = json.loads((root / "senet" / RECORD_FILE).read_text())
+    del record_json["test"]["accuracy"]  # as if written by a version that did not record it: refused, not guessed
+    (root / "senet" / RECORD_FILE).write_text(json.dumps(record_json))
+    app = open_app(HOME, root, data=tmp_path / "no-data")
+    assert_rendered(app, HOME)
+    [warning] = [warning.value for warning in app.warning]
+    assert f"{root / 'senet' / RECORD_FILE} has no 'test.accuracy' field" in warning and "train_all.py" in warning
+    assert len(app.metric) == 2  # the cards of the two readable records
+    assert "There is no SENet run record to judge" in page_text(app)
