@@ -6,6 +6,7 @@ import pytest
 
 from cifar_models.recipe import DEFAULT_RECIPE
 from cifar_models.run_record import RunRecord
+from dashboard.views.common import format_percent
 from dashboard.views.evidence import comparisons_for, evidence_verdict, pair_table, paired_predictions, seed_table
 from run_records import run_record
 
@@ -44,9 +45,11 @@ def test_seed_table_gives_mean_and_std_over_seeds():
 def test_a_significant_three_point_lead_is_by_far():
     seed_records, labels = runs(3.0)
     comparisons = comparisons_for(seed_records, labels, resamples=500)
-    verdict = evidence_verdict(comparisons, {"plain_cnn": 2, "senet": 2}, {})
+    verdict = evidence_verdict(comparisons, seed_records, {})
     assert verdict.answer == "yes" and verdict.text.startswith("Yes, by far.")
-    assert '"By far" means a lead that is significant' in verdict.text and "against plain_cnn: +3.00 points" in verdict.text
+    assert '"By far" means a lead that is significant' in verdict.text and "against Plain CNN: +3.00 points" in verdict.text
+    mean = np.mean([r.accuracy for r in seed_records["senet"]])
+    assert f"Test accuracy (mean over seeds): Plain CNN " in verdict.text and f"SENet {format_percent(mean)}." in verdict.text
     table = pair_table(comparisons)
     assert table.loc["plain_cnn − senet", "difference (points)"] == pytest.approx(-3.0)
     assert table.loc["plain_cnn − senet", "significant"]
@@ -55,10 +58,9 @@ def test_a_significant_three_point_lead_is_by_far():
 def test_a_significant_one_point_lead_is_not_by_far_and_robustness_is_named():
     seed_records, labels = runs(1.0)
     robustness = {"plain_cnn": {"mean_corruption_accuracy": 0.61}, "senet": {"mean_corruption_accuracy": 0.66}}
-    verdict = evidence_verdict(comparisons_for(seed_records, labels, resamples=500), {"plain_cnn": 2, "senet": 2},
-                               robustness)
+    verdict = evidence_verdict(comparisons_for(seed_records, labels, resamples=500), seed_records, robustness)
     assert verdict.answer == "no" and "not by 2 points" in verdict.text
-    assert "senet holds up best (mean corruption accuracy: plain_cnn 61.00%, senet 66.00%)" in verdict.text
+    assert "SENet holds up best (mean corruption accuracy: Plain CNN 61.00%, SENet 66.00%)" in verdict.text
 
 
 def test_models_evaluated_on_different_test_counts_are_compared_on_the_common_images():
@@ -72,4 +74,21 @@ def test_models_evaluated_on_different_test_counts_are_compared_on_the_common_im
 def test_without_a_senet_run_the_verdict_cannot_say():
     seed_records, labels = runs(3.0, seeds=1)
     del seed_records["senet"]
-    assert evidence_verdict(comparisons_for(seed_records, labels), {"plain_cnn": 1}, {}).answer == "cannot say"
+    assert evidence_verdict(comparisons_for(seed_records, labels), seed_records, {}).answer == "cannot say"
+
+
+def test_smoke_runs_and_models_near_chance_are_too_weak_to_say_but_keep_their_figures():
+    seed_records, labels = runs(3.0)
+    comparisons = comparisons_for(seed_records, labels, resamples=500)
+    smoke = {name: [replace(r, data=replace(r.data, subset=2000)) for r in records]
+             for name, records in seed_records.items()}
+    verdict = evidence_verdict(comparisons, smoke, {})
+    assert verdict.answer == "too weak"
+    assert verdict.text.startswith("Too weak to say: they are smoke runs on 2,000 training images")
+    assert "The figures, for what they show: Yes, by far." in verdict.text  # the evidence is kept, not hidden
+
+    near_chance = dict(seed_records, plain_cnn=[replace(r, test=replace(r.test, accuracy=0.19))
+                                                for r in seed_records["plain_cnn"]])
+    verdict = evidence_verdict(comparisons, near_chance, {})
+    assert verdict.answer == "too weak"
+    assert "Plain CNN reaches 19.00%, within 10 points of chance (10.00%: guessing one of 10 classes)" in verdict.text

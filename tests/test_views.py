@@ -78,10 +78,23 @@ def test_verdict_cannot_say_without_senet_or_a_rival_and_warns_about_unequal_run
     records["plain_cnn"] = run_record("plain_cnn", 0.90, epochs=5)
     assert "differ in epochs" in senet_verdict(records).text
     assert "Caution" not in senet_verdict(three(senet=0.95)).text
+
+
+def test_verdict_on_smoke_runs_or_a_model_near_chance_is_too_weak_to_say():
     smoke = three(senet=0.95)
     smoke = {name: replace(record, data=replace(record.data, subset=2000)) for name, record in smoke.items()}
-    assert senet_verdict(smoke).text.endswith("smoke runs on 2,000 training images, which say little about "
-                                                      "the full recipe.")
+    verdict = senet_verdict(smoke)
+    assert verdict.answer == "too weak"
+    assert verdict.text.startswith("Too weak to say: they are smoke runs on 2,000 training images, which say little "
+                                   "about the full recipe.")
+    assert "The figures, for what they show: Yes. SENet reaches 95.00%" in verdict.text
+
+    # the case: two models at chance, one at 19%, once called a green "Yes."
+    weak = senet_verdict(three(senet=0.19, plain=0.10, inception=0.10))
+    assert weak.answer == "too weak"
+    for title, shown in (("Plain CNN", "10.00%"), ("SENet", "19.00%"), ("Inception", "10.00%")):
+        assert f"{title} reaches {shown}, within 10 points of chance (10.00%: guessing one of 10 classes)" in weak.text
+    assert senet_verdict(three(senet=0.95, plain=0.21)).answer == "yes"  # 11 points above chance is enough
 
 
 def test_noise_band_shrinks_with_more_test_images():

@@ -56,8 +56,8 @@ seed_records = sources.load_seed_records()
 data, data_problem = widgets.available_data()
 # the statistics pair each test prediction with its label: without the data, the records' own noise-band verdict
 comparisons = sources.pair_comparisons(seed_records, data) if data is not None else []
-verdict = (evidence.evidence_verdict(comparisons, {name: len(seeds) for name, seeds in seed_records.items()},
-                                     sources.load_robustness(names)) if comparisons else senet_verdict(records))
+verdict = (evidence.evidence_verdict(comparisons, seed_records, sources.load_robustness(names)) if comparisons
+           else senet_verdict(records))
 st.subheader("Is SENet the best by far?")
 {"yes": st.success, "no": st.info}.get(verdict.answer, st.warning)(verdict.text)
 for name, problem in runs.problems.items():

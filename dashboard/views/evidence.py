@@ -5,12 +5,12 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from cifar_models.models import model_title
+from cifar_models.run_record import RunRecord
 from cifar_models.statistics import VERDICT_RULE, PairComparison, compare_models, leads_by_far, mean_and_std
 
-from cifar_models.run_record import RunRecord
-
 from .common import format_percent, ordered
-from .verdict import Verdict
+from .verdict import Verdict, too_weak
 
 SeedRecords = dict[str, list[RunRecord]]  # model name -> its run records, one per seed
 
@@ -49,35 +49,44 @@ def pair_table(comparisons: list[PairComparison]) -> pd.DataFrame:
     } for c in comparisons]).set_index("pair") if comparisons else pd.DataFrame()
 
 
-def evidence_verdict(comparisons: list[PairComparison], seeds: dict[str, int], robustness: dict[str, dict | None],
-                     question_model: str = "senet") -> Verdict:
-    """'Is ``question_model`` the best by far?' under ``VERDICT_RULE``, with the pairs' figures and, where measured,
-    the mean corruption accuracies."""
+def evidence_verdict(comparisons: list[PairComparison], seed_records: SeedRecords,
+                     robustness: dict[str, dict | None], question_model: str = "senet") -> Verdict:
+    """'Is ``question_model`` the best by far?' under ``VERDICT_RULE``, with each model's test accuracy (the mean over
+    its seeds), the pairs' figures and, where measured, the mean corruption accuracies; "too weak" where the runs are
+    (``verdict.weakness``)."""
+    title = model_title(question_model)
     pairs = [c for c in comparisons if question_model in (c.model_a, c.model_b)]
     if not pairs:
-        return Verdict("cannot say", f"There is no {question_model} run with test predictions to compare. "
-                                     + VERDICT_RULE)
+        return Verdict("cannot say", f"There is no {title} run with test predictions to compare. " + VERDICT_RULE)
+    accuracies = seed_table(seed_records)["mean test accuracy"]
+    several = any(len(records) > 1 for records in seed_records.values())
     statements, by_far = [], []
     for c in pairs:
-        rival = c.model_b if c.model_a == question_model else c.model_a
+        rival = model_title(c.model_b if c.model_a == question_model else c.model_a)
         lead = 100 * (c.difference if c.model_a == question_model else -c.difference)
         low, high = sorted(100 * v * (1 if c.model_a == question_model else -1) for v in (c.interval_low,
                                                                                            c.interval_high))
         statements.append(f"against {rival}: {lead:+.2f} points (95% interval {low:+.2f} to {high:+.2f}), "
                           f"Holm-corrected p = {c.p_corrected:.3g}")
         by_far.append(leads_by_far(c, question_model))
-    seed_note = ", ".join(f"{name} {count}" for name, count in seeds.items())
-    text = f"{VERDICT_RULE} {question_model} " + "; ".join(statements) + f" (seeds: {seed_note})."
+    seed_note = ", ".join(f"{model_title(name)} {len(records)}" for name, records in seed_records.items())
+    shown = ", ".join(f"{model_title(name)} {format_percent(accuracy)}" for name, accuracy in accuracies.items())
+    text = (f"{VERDICT_RULE} Test accuracy{' (mean over seeds)' if several else ''}: {shown}. {title} "
+            + "; ".join(statements) + f" (seeds: {seed_note}).")
     measured = {name: r for name, r in robustness.items() if r}
     if question_model in measured and len(measured) > 1:
         best = max(measured, key=lambda name: measured[name]["mean_corruption_accuracy"])
-        figures = ", ".join(f"{name} {format_percent(r['mean_corruption_accuracy'])}" for name, r in measured.items())
-        text += (f" Under the CIFAR-10-C corruptions {best} holds up best (mean corruption accuracy: {figures}).")
+        figures = ", ".join(f"{model_title(name)} {format_percent(r['mean_corruption_accuracy'])}"
+                            for name, r in measured.items())
+        text += (f" Under the CIFAR-10-C corruptions {model_title(best)} holds up best (mean corruption accuracy: "
+                 f"{figures}).")
     if all(by_far):
-        return Verdict("yes", f"Yes, by far. {text}")
-    if all(c.significant and (c.difference > 0) == (c.model_a == question_model) for c in pairs):
-        return Verdict("no", f"Best, and significantly so, but not by 2 points against every rival. {text}")
-    return Verdict("no", f"No. {text}")
+        verdict = Verdict("yes", f"Yes, by far. {text}")
+    elif all(c.significant and (c.difference > 0) == (c.model_a == question_model) for c in pairs):
+        verdict = Verdict("no", f"Best, and significantly so, but not by 2 points against every rival. {text}")
+    else:
+        verdict = Verdict("no", f"No. {text}")
+    return too_weak(verdict, {name: records[0] for name, records in seed_records.items() if records})
 
 
 def comparisons_for(seed_records: SeedRecords, labels: np.ndarray, resamples: int = 2000) -> list[PairComparison]:

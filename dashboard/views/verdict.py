@@ -7,18 +7,20 @@ from dataclasses import dataclass
 
 from cifar_models.models import model_title
 
-from .common import Records, format_percent
+from .common import Records, format_percent, ordered
 from .compare import cost_table, recipe_table
 
 # "By far" needs a lead this large (percentage points of test accuracy) on top of being larger than the noise band.
 BY_FAR_POINTS = 2.0
 # Two-sided 95% normal quantile: the half-width of the noise band of an accuracy difference.
 Z_95 = 1.96
+# A model less than this many points above guessing has learnt too little for its rank to mean anything.
+CHANCE_MARGIN_POINTS = 10.0
 
 
 @dataclass(frozen=True)
 class Verdict:
-    answer: str  # "yes", "no" or "cannot say"
+    answer: str  # "yes", "no", "cannot say" (a record is missing) or "too weak" (the runs cannot answer it)
     text: str  # the reasoning in plain words, with the figures it rests on
 
 
@@ -46,18 +48,41 @@ def _comparability(records: Records) -> str:
             differing.append(label)
     warning = (f" Caution: the runs differ in {', '.join(differing)}, so this is not a like-for-like comparison."
                if differing else "")
+    return warning
+
+
+def weakness(records: Records) -> str:
+    """Why these runs are too weak to say whether one model is the best by far (a sentence), or '' when they are
+    not: smoke runs (trained on a subset), or a model within :data:`CHANCE_MARGIN_POINTS` of chance."""
+    reasons = []
     subsets = sorted({r.data.subset for r in records.values() if r.is_smoke_run})
     if subsets:
-        warning += (f" These are smoke runs on {' and '.join(f'{n:,}' for n in subsets)} training images, which say "
-                    "little about the full recipe.")
-    return warning
+        reasons.append(f"they are smoke runs on {' and '.join(f'{n:,}' for n in subsets)} training images, which say "
+                       "little about the full recipe")
+    for name, record in ordered(records).items():  # in the registry's order, whatever order they were read in
+        chance = 1 / len(record.classes)
+        if record.accuracy - chance < CHANCE_MARGIN_POINTS / 100:
+            reasons.append(f"{model_title(name)} reaches {format_percent(record.accuracy)}, within "
+                           f"{CHANCE_MARGIN_POINTS:g} points of chance ({format_percent(chance)}: guessing one of "
+                           f"{len(record.classes)} classes)")
+    if not reasons:
+        return ""
+    return ("Too weak to say: " + "; ".join(reasons) + ". Yes, no or not by far is said only of full runs that "
+            "all learnt well beyond chance.")
+
+
+def too_weak(verdict: Verdict, records: Records) -> Verdict:
+    """``verdict``, or where the runs are too weak to answer, a "too weak" one that keeps its figures."""
+    reason = weakness(records)
+    return Verdict("too weak", f"{reason} The figures, for what they show: {verdict.text}") if reason else verdict
 
 
 def senet_verdict(records: Records) -> Verdict:
     """'Is SENet the best by far?', answered from the records' test accuracies, sizes and training times.
 
     By far means a lead of at least :data:`BY_FAR_POINTS` percentage points over the runner-up that is also larger
-    than the noise band of the difference (:func:`noise_band`).
+    than the noise band of the difference (:func:`noise_band`). Runs too weak to say (:func:`weakness`) get a "too
+    weak" verdict that still gives the figures.
     """
     table = cost_table(records)
     if "senet" not in table.index:
@@ -98,4 +123,4 @@ def senet_verdict(records: Records) -> Verdict:
         answer = "yes"
         text = (f"Yes. {figures}: SENet leads by {lead:.2f} points, beyond the ±{band:.2f} points of chance on "
                 f"{n:,} test images and beyond the {BY_FAR_POINTS:g} points we call 'by far'.")
-    return Verdict(answer, text + cost + _comparability(records))
+    return too_weak(Verdict(answer, text + cost + _comparability(records)), records)
