@@ -67,8 +67,6 @@ def test_home_cards_show_the_records(open_app, trained_checkpoints):
     assert senet_verdict(records).text in text
 
 
-@pytest.mark.xfail(reason="failing at the session's end: the Compare page's figures are missing from the page "
-                          "text; cause not found yet (the live section or the evidence section)", strict=False)
 def test_compare_shows_the_numbers_of_the_records(open_app, trained_checkpoints):
     app = open_app("app_pages/compare.py", trained_checkpoints)
     records = records_of(trained_checkpoints)
@@ -104,8 +102,6 @@ def test_compare_shows_the_numbers_of_the_records(open_app, trained_checkpoints)
         assert list(app.dataframe[1].value.index) == list(differing.index)
 
 
-@pytest.mark.xfail(reason="failing at the session's end: the Compare page's figures are missing from the page "
-                          "text; cause not found yet (the live section or the evidence section)", strict=False)
 def test_a_new_run_record_shows_up_without_a_restart(open_app, trained_checkpoints, tmp_path):
     for folder in find_checkpoints(trained_checkpoints).values():
         (tmp_path / folder.name).mkdir()
