@@ -12,6 +12,8 @@ training recipe::
 """
 from __future__ import annotations
 
+import functools
+
 import math
 from numbers import Real
 from dataclasses import dataclass
@@ -34,17 +36,23 @@ def to_float_batch(images: torch.Tensor | np.ndarray) -> torch.Tensor:
     return torch.as_tensor(images).permute(0, 3, 1, 2).float().div_(255)
 
 
+@functools.cache
+def _channel_statistics(device: torch.device, dtype: torch.dtype) -> tuple[torch.Tensor, torch.Tensor]:
+    """MEAN and STD as ``(3, 1, 1)`` tensors on ``device``, made once: copying them from the host every batch would
+    make the host wait for the GPU's queue to drain at every training step (a blocking host-to-device copy)."""
+    return (torch.tensor(MEAN, dtype=dtype)[:, None, None].to(device),
+            torch.tensor(STD, dtype=dtype)[:, None, None].to(device))
+
+
 def normalize(batch: torch.Tensor) -> torch.Tensor:
     """[0, 1] images to the models' input scale."""
-    mean = torch.tensor(MEAN, device=batch.device, dtype=batch.dtype)[:, None, None]
-    std = torch.tensor(STD, device=batch.device, dtype=batch.dtype)[:, None, None]
+    mean, std = _channel_statistics(batch.device, batch.dtype)
     return (batch - mean) / std
 
 
 def denormalize(batch: torch.Tensor) -> torch.Tensor:
     """The models' input scale back to [0, 1] images (for drawing overlays)."""
-    mean = torch.tensor(MEAN, device=batch.device, dtype=batch.dtype)[:, None, None]
-    std = torch.tensor(STD, device=batch.device, dtype=batch.dtype)[:, None, None]
+    mean, std = _channel_statistics(batch.device, batch.dtype)
     return (batch * std + mean).clamp(0, 1)
 
 

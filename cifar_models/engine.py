@@ -210,6 +210,7 @@ def _train_epoch(net: nn.Module, optimizer, pipeline: AugmentPipeline, images: t
     net.train()
     order = torch.randperm(len(images), generator=generator, device=device)
     totals = torch.zeros(3, device=device)
+    count = torch.full((), float(batch), device=device)  # filled on the device: no host-to-device copy per step
     for index in range(len(images) // batch):
         chosen = order[index * batch:(index + 1) * batch]
         augmented = pipeline(to_float_batch(images[chosen]), labels[chosen], num_classes=num_classes,
@@ -225,7 +226,7 @@ def _train_epoch(net: nn.Module, optimizer, pipeline: AugmentPipeline, images: t
         optimizer.step()
         progress.step += 1
         correct = (logits.argmax(1) == augmented.targets.argmax(1)).sum()
-        totals += torch.stack([loss.detach() * len(chosen), correct.float(), torch.tensor(float(len(chosen)), device=device)])
+        totals += torch.stack([loss.detach() * batch, correct.float(), count])
         bar.update(1)
         if index % 20 == 0 and not bar.disable:  # a host sync: only as often as the bar needs it
             bar.set_postfix(loss=f"{totals[0].item() / totals[2].item():.3f}", acc=f"{totals[1].item() / totals[2].item():.3f}")
