@@ -123,3 +123,19 @@ def test_predict_upload_shows_what_the_models_see_and_refuses_a_non_image(browse
         assert page.locator(EXCEPTION).count() == 0
     finally:
         page.close()
+
+
+def test_compare_learning_curves_render_a_legend_of_the_models(browser, app_url):
+    """The rendered SVG of each curve chart holds legend groups naming every model by title, and the split."""
+    page = open_page(browser, app_url, "compare")
+    try:
+        for title in ("Loss per epoch", "Accuracy per epoch"):
+            chart = page.get_by_test_id("stVegaLiteChart").filter(has_text=title)
+            expect(chart.locator("svg")).to_be_visible()
+            legends = chart.locator("svg .role-legend")
+            assert legends.count() >= 1, f"{title}: no legend in the rendered chart"
+            words = " ".join(legend.text_content() for legend in legends.all())
+            assert all(model in words for model in ("Plain CNN", "SENet", "Inception", "train", "validation")), words
+        assert page.locator(EXCEPTION).count() == 0
+    finally:
+        page.close()

@@ -128,7 +128,7 @@ def test_compare_smoothing_and_model_selector(open_app, trained_checkpoints):
     app.multiselect(key=state.widget_key("compare_models")).set_value(["senet", "plain_cnn"]).run()
     assert not app.exception
     assert list(app.dataframe[0].value.index) == ["plain_cnn", "senet"]
-    assert set(chart_frames(app)[0]["model"]) == {"plain_cnn", "senet"}
+    assert set(chart_frames(app)[0]["model"]) == {"Plain CNN", "SENet"}  # the charts name models by title
 
 
 def augmented(app: AppTest) -> tuple[list[str], list[str]]:

@@ -11,8 +11,10 @@ import torch
 from cifar_models.augment import AugmentPipeline, to_float_batch, to_uint8_images
 from cifar_models.data import CLASSES
 from cifar_models.images import enlarge
+from cifar_models.models import MODELS, model_colour
 from cifar_models.recipe import DEFAULT_RECIPE, load_recipe_file
 from dashboard.views import augmentation, compare, dataset
+from dashboard.views.charts import learning_curve_chart
 from dashboard.views.common import format_count, format_seconds
 from dashboard.views.home import model_card
 from dashboard.views.verdict import noise_band, senet_verdict
@@ -231,3 +233,21 @@ def test_sliders_start_at_the_default_recipe_and_the_recipe_exports_for_training
     path = tmp_path / "recipe.json"
     path.write_text(json.dumps(recipe, indent=2))
     assert load_recipe_file(path).to_dict() == recipe  # what `train_all.py --recipe FILE` reads
+
+
+def test_learning_curves_have_one_legend_of_titles_for_both_layers():
+    """Both layers encode colour and dash with a legend (a layer with legend=None drops Vega-Lite's merged legend:
+    the curves had none), the models by title in their registered colours, accuracy in percent."""
+    curves = compare.learning_curves(three(0.92), 0.6)
+    spec = learning_curve_chart(curves, "accuracy", list(three(0.92))).to_dict()
+    layers = spec["layer"]
+    assert len(layers) == 2
+    for layer in layers:
+        encoding = {**spec.get("encoding", {}), **layer.get("encoding", {})}
+        assert encoding["color"].get("legend", {}) is not None and encoding["strokeDash"].get("legend", {}) is not None
+        assert encoding["color"]["scale"]["domain"] == ["Plain CNN", "SENet", "Inception"]
+        assert encoding["color"]["scale"]["range"] == [model_colour(name) for name in MODELS]
+    data = spec["datasets"][spec["data"]["name"]]
+    assert {row["model"] for row in data} == {"Plain CNN", "SENet", "Inception"}
+    raw_axis = next(layer["encoding"]["y"] for layer in layers if layer["encoding"]["y"]["field"] == "raw")
+    assert raw_axis["axis"]["format"] == "%"

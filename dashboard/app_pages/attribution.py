@@ -69,7 +69,7 @@ st.altair_chart(alt.Chart(probabilities).mark_bar().encode(
     x=alt.X("class:N", sort=classes, title=None),
     xOffset=alt.XOffset("model:N", sort=[model_title(n) for n in names]),
     y=alt.Y("probability:Q", scale=alt.Scale(domain=[0, 1]), axis=alt.Axis(format="%")),
-    color=model_colours(names, by_title=True, title=None),
+    color=model_colours(names, title=None),
     tooltip=["model", "class", alt.Tooltip("probability:Q", format=".1%")],
 ).properties(height=220), width="stretch")
 facts.markdown("**Explained class** " + " · ".join(f"{model_title(n)}: {classes[r.target]}"

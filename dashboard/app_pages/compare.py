@@ -6,7 +6,7 @@ from cifar_models.models import model_title
 from dashboard import sources, state, widgets
 from dashboard.settings import checkpoint_root
 from dashboard.views import compare, evidence, live
-from dashboard.views.charts import model_colours
+from dashboard.views.charts import SPLIT_ORDER, learning_curve_chart, model_colours, titled
 from dashboard.views.common import ordered, provenance
 from dashboard.views.verdict import senet_verdict
 
@@ -30,11 +30,11 @@ def training_now() -> None:
         st.caption("The first epoch is under way: its curves appear when it ends.")
         return
     curves = compare.learning_curves(so_far, 0.0)
-    accuracy = curves[curves["metric"] == "accuracy"]
+    accuracy = titled(curves[curves["metric"] == "accuracy"])
     st.altair_chart(alt.Chart(accuracy).mark_line(point=True).encode(
         x=alt.X("epoch:Q", axis=alt.Axis(tickMinStep=1)),
         y=alt.Y("raw:Q", title="accuracy", axis=alt.Axis(format="%")),
-        color=model_colours(list(so_far)), strokeDash=alt.StrokeDash("split:N", title="split"),
+        color=model_colours(list(so_far)), strokeDash=alt.StrokeDash("split:N", sort=SPLIT_ORDER, title="split"),
         tooltip=["model", "split", "epoch", alt.Tooltip("raw:Q", format=".2%")],
     ).properties(title="Accuracy per epoch, so far", height=260), width="stretch")
 
@@ -43,7 +43,8 @@ training_now()
 runs = widgets.require_records()
 records = ordered(runs.records)
 names = list(records)
-MODEL_COLOR = model_colours(names)  # each model in its registered colour on every chart
+MODEL_COLOR = model_colours(names)  # each model in its registered title and colour on every chart
+titles = [model_title(name) for name in names]
 
 with st.sidebar:
     chosen = st.multiselect("Models", names, **state.kept("compare_models", names, names))
@@ -70,36 +71,19 @@ st.markdown("**How each was made**  \n" + "  \n".join(f"{model_title(name)}: {pr
                                                        for name, record in shown.items()))
 
 
-SPLIT_DASH = alt.StrokeDash("split:N", sort=["train", "validation"], title="split")
-
-
-def curve_chart(curves, metric: str) -> alt.LayerChart:
-    base = alt.Chart(curves[curves["metric"] == metric]).encode(x=alt.X("epoch:Q", axis=alt.Axis(tickMinStep=1)))
-    # losses on a log scale: a diverging run would otherwise flatten the others into the axis
-    scale = alt.Scale(type="log") if metric == "loss" else alt.Scale(zero=False)
-    # the faint raw layer draws no legend, so the legend shows the bold lines' colours
-    raw = base.mark_line(opacity=0.25).encode(
-        y=alt.Y("raw:Q", title=metric, scale=scale), color=MODEL_COLOR.legend(None), strokeDash=SPLIT_DASH.legend(None))
-    smoothed = base.mark_line(point=True).encode(
-        y="smoothed:Q", color=MODEL_COLOR, strokeDash=SPLIT_DASH,
-        tooltip=["model", "split", "epoch", alt.Tooltip("raw:Q", format=".4f"),
-                 alt.Tooltip("smoothed:Q", format=".4f")])
-    return (raw + smoothed).properties(title=f"{metric.capitalize()} per epoch", height=300)
-
-
 st.subheader("Learning curves")
 curves = compare.learning_curves({name: record.history for name, record in shown.items()}, smoothing)
 loss_column, accuracy_column = st.columns(2)
-loss_column.altair_chart(curve_chart(curves, "loss"))
-accuracy_column.altair_chart(curve_chart(curves, "accuracy"))
+loss_column.altair_chart(learning_curve_chart(curves, "loss", chosen), width="stretch")
+accuracy_column.altair_chart(learning_curve_chart(curves, "accuracy", chosen), width="stretch")
 st.caption("Solid: train; dashed: validation. Faint lines are the raw values, bold ones smoothed.")
 
 st.subheader("Test accuracy")
 tta_column, class_column = st.columns([1, 2])
-tta = compare.tta_accuracies(shown)
+tta = titled(compare.tta_accuracies(shown))
 evaluations = ["single view", "with TTA"]
 tta_column.altair_chart(alt.Chart(tta).mark_bar().encode(
-    x=alt.X("model:N", sort=names, title=None),
+    x=alt.X("model:N", sort=titles, title=None),
     xOffset=alt.XOffset("evaluation:N", sort=evaluations),
     y=alt.Y("accuracy:Q", axis=alt.Axis(format="%")),
     color=MODEL_COLOR,
@@ -107,10 +91,10 @@ tta_column.altair_chart(alt.Chart(tta).mark_bar().encode(
                         title="evaluation"),
     tooltip=["model", "evaluation", alt.Tooltip("accuracy:Q", format=".2%")],
 ).properties(title="Single view and with test-time augmentation (flip)", height=300))
-per_class = compare.per_class_accuracy(shown)
+per_class = titled(compare.per_class_accuracy(shown))
 class_column.altair_chart(alt.Chart(per_class).mark_bar().encode(
     x=alt.X("class:N", sort=None, title=None),
-    xOffset=alt.XOffset("model:N", sort=names),
+    xOffset=alt.XOffset("model:N", sort=titles),
     y=alt.Y("accuracy:Q", axis=alt.Axis(format="%")),
     color=MODEL_COLOR,
     tooltip=["model", "class", alt.Tooltip("accuracy:Q", format=".2%")],
@@ -146,7 +130,7 @@ st.dataframe(costs, column_config={
     "latency ms": st.column_config.NumberColumn(format="%.2f", help="One image at a time"),
     "ECE": st.column_config.NumberColumn(format="%.3f", help="Expected calibration error (15 bins)"),
 })
-scatter_data = costs.reset_index()
+scatter_data = titled(costs.reset_index())
 macs_column, seconds_column = st.columns(2)
 for column, cost, scale in ((macs_column, "MACs per image", alt.Scale(type="log")),
                             (seconds_column, "training seconds", alt.Scale(zero=False))):
@@ -159,7 +143,7 @@ for column, cost, scale in ((macs_column, "MACs per image", alt.Scale(type="log"
                         .properties(title=f"Accuracy against {cost}", height=300))
 
 st.subheader("Calibration")
-bins = compare.reliability(shown)
+bins = titled(compare.reliability(shown))
 diagonal = alt.Chart(alt.Data(values=[{"x": 0, "y": 0}, {"x": 1, "y": 1}])).mark_line(
     color="gray", strokeDash=[4, 4]).encode(x="x:Q", y="y:Q")
 reliability_chart = alt.Chart(bins).mark_line(point=True).encode(

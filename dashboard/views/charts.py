@@ -1,17 +1,49 @@
-"""Altair pieces the pages share: each model in its one colour, the registry's."""
+"""Altair pieces the pages share: each model in its one look (the registry's title and colour), and the charts that
+are more than one encoding."""
 from __future__ import annotations
 
 from typing import Iterable
 
 import altair as alt
+import pandas as pd
 
 from cifar_models.models import model_colour, model_title
 
+# Merged legends take their symbols from the first layer: drawn at full strength whatever that layer's opacity.
+LEGEND = alt.Legend(symbolOpacity=1)
+SPLIT_ORDER = ["train", "validation"]
 
-def model_colours(names: Iterable[str], *, by_title: bool = False, title: str | None = "model") -> alt.Color:
-    """A colour encoding of the ``model`` field, each model in its registered colour; ``by_title`` where the field
-    holds the models' titles rather than their names."""
+
+def model_colours(names: Iterable[str], *, title: str | None = "model") -> alt.Color:
+    """A colour encoding of the ``model`` field, which holds the models' titles (see :func:`titled`), each model in
+    its registered colour."""
     names = list(names)
-    domain = [model_title(name) for name in names] if by_title else names
-    return alt.Color("model:N", scale=alt.Scale(domain=domain, range=[model_colour(name) for name in names]),
-                     title=title)
+    return alt.Color("model:N", scale=alt.Scale(domain=[model_title(name) for name in names],
+                                                range=[model_colour(name) for name in names]),
+                     title=title, legend=LEGEND)
+
+
+def titled(frame: pd.DataFrame) -> pd.DataFrame:
+    """A copy of a long-form frame whose ``model`` column holds the models' titles instead of their names."""
+    return frame.assign(model=frame["model"].map(model_title))
+
+
+def learning_curve_chart(curves: pd.DataFrame, metric: str, names: list[str]) -> alt.LayerChart:
+    """One metric's curves (from ``views.compare.learning_curves``): faint raw lines under bold smoothed ones, one
+    colour per model, solid for train and dashed for validation, with a legend for both."""
+    base = alt.Chart(titled(curves[curves["metric"] == metric])).encode(
+        x=alt.X("epoch:Q", axis=alt.Axis(tickMinStep=1)),
+        color=model_colours(names),
+        strokeDash=alt.StrokeDash("split:N", sort=SPLIT_ORDER, title="split", legend=LEGEND))
+    # losses on a log scale: a diverging run would otherwise flatten the others into the axis
+    scale = alt.Scale(type="log") if metric == "loss" else alt.Scale(zero=False)
+    axis = alt.Axis(format="%") if metric == "accuracy" else alt.Axis()
+    value_format = ".2%" if metric == "accuracy" else ".4f"
+    # Both layers carry the same colour and dash encodings, so Vega-Lite merges them into one legend; a layer with
+    # legend=None would make the merged legend disappear altogether.
+    raw = base.mark_line(opacity=0.25).encode(y=alt.Y("raw:Q", title=metric, scale=scale, axis=axis))
+    smoothed = base.mark_line(point=True).encode(
+        y="smoothed:Q",
+        tooltip=["model", "split", "epoch", alt.Tooltip("raw:Q", format=value_format),
+                 alt.Tooltip("smoothed:Q", format=value_format)])
+    return (raw + smoothed).properties(title=f"{metric.capitalize()} per epoch", height=300)
