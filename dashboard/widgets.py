@@ -72,7 +72,7 @@ def no_checkpoints_message(runs: sources.RunRecords) -> None:
                f"Train the three models with:")
     st.code(train_command(), language="bash")
     for name, problem in runs.problems.items():
-        st.error(f"{name}: {problem}")
+        st.error(f"{model_title(name)}: {problem}")
 
 
 def load_models(names: list[str], loader: Callable[[str], Any] = sources.load_model) -> dict[str, Any]:
@@ -112,7 +112,7 @@ def sidebar_sources() -> None:
         else:
             st.caption(f"**Data** {problem.splitlines()[0]}")
         if runs.records:
-            models = "; ".join(f"{name} ({provenance(record)}, {record.created[:10]})"
+            models = "; ".join(f"{model_title(name)} ({provenance(record)}, {record.created[:10]})"
                                for name, record in runs.records.items())
             st.caption(f"**Checkpoints** `{runs.root}`: {models}")
         else:

@@ -1,6 +1,7 @@
 """Every page of the dashboard run with Streamlit's AppTest on the real data and on checkpoints really trained on CPU
 (the `trained_checkpoints` fixture), with no checkpoints, and with no data."""
 import json
+import re
 import shutil
 from dataclasses import replace
 
@@ -15,7 +16,7 @@ from dashboard.views.common import format_percent
 from dashboard.views.home import model_card
 from dashboard.views.verdict import senet_verdict
 
-from apptest_helpers import (HOME, NEED_DATA, NEED_NO_CHECKPOINTS, PAGES, assert_rendered, chart_frames, page_text,
+from apptest_helpers import (ATTRIBUTION, HOME, NEED_DATA, NEED_NO_CHECKPOINTS, PAGES, assert_rendered, chart_frames, page_text,
                              records_of, sidebar_note)
 
 
@@ -181,3 +182,32 @@ def test_dataset_choices_are_kept_across_pages(open_app, trained_checkpoints):
     assert app.number_input(key=state.widget_key(state.IMAGE_CHOICE)).value == 1234
     assert "**Index** 1234 in the test split" in page_text(app)
     assert app.session_state[state.IMAGE_CHOICE] == 1234  # where the model pages read it
+
+
+RAW_MODEL_IDS = re.compile(r"\b(plain_cnn|senet|inception)\b")
+
+
+def what_names_models(app: AppTest) -> list[str]:
+    """Every string that can name a model to a reader: the widgets' options, the tables (index, columns, cells),
+    the charts' model fields and titles."""
+    shown = []
+    for kind in ("selectbox", "multiselect", "radio"):
+        shown += [str(option) for widget in app.get(kind) for option in widget.options]
+    for frame in (element.value for element in app.dataframe):
+        shown += [str(label) for label in (*frame.index, *frame.columns)]
+        shown += [str(cell) for cell in frame.to_numpy().ravel()]
+    shown += [str(model) for frame in chart_frames(app) if "model" in frame for model in frame["model"]]
+    shown += [str(json.loads(chart.proto.spec).get("title", "")) for chart in app.get("vega_lite_chart")]
+    return shown
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_every_page_names_the_models_by_their_titles(open_app, trained_checkpoints, page):
+    """One look per model: no raw id (plain_cnn) in any widget, table, legend or chart title; on Attribution after
+    its computation."""
+    app = open_app(page, trained_checkpoints)
+    if page == ATTRIBUTION:
+        app.sidebar.button[0].click().run()
+    assert_rendered(app, page)
+    raw = [text for text in what_names_models(app) if RAW_MODEL_IDS.search(text)]
+    assert not raw, raw

@@ -51,8 +51,8 @@ def test_a_significant_three_point_lead_is_by_far():
     mean = np.mean([r.accuracy for r in seed_records["senet"]])
     assert f"Test accuracy (mean over seeds): Plain CNN " in verdict.text and f"SENet {format_percent(mean)}." in verdict.text
     table = pair_table(comparisons)
-    assert table.loc["plain_cnn − senet", "difference (points)"] == pytest.approx(-3.0)
-    assert table.loc["plain_cnn − senet", "significant"]
+    assert table.loc["Plain CNN − SENet", "difference (points)"] == pytest.approx(-3.0)  # models by title
+    assert table.loc["Plain CNN − SENet", "significant"] and table.loc["Plain CNN − SENet", "only SENet right"] > 0
 
 
 def test_a_significant_one_point_lead_is_not_by_far_and_robustness_is_named():

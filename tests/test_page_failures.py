@@ -77,12 +77,12 @@ def test_every_page_with_metrics_says_how_each_model_was_made(open_app, untraine
     text = page_text(home)
     assert text.count("**device**: AMD EPYC (2 threads)") == 3 and text.count("**precision**: bf16") == 3
     assert text.count("**training time**: 1 min 40 s for 3 epochs") == 3
-    assert all(f"{name} ({made[name]}, 2026-11-27)" in sidebar_note(home) for name in records)  # on every page
+    assert all(f"{model_title(name)} ({made[name]}, 2026-11-27)" in sidebar_note(home) for name in records)  # on every page
 
     compare = open_app(COMPARE, untrained_checkpoints, data=tmp_path / "no-data")
     assert all(f"{model_title(name)}: {made[name]}" in page_text(compare) for name in records)
     costs = compare.dataframe[0].value
-    assert list(costs["precision"]) == ["bf16"] * 3 and list(costs["epochs"]) == [3] * 3
+    assert list(costs.loc["precision"]) == ["bf16"] * 3 and list(costs.loc["epochs"]) == ["3"] * 3  # a column each
 
 
 def test_a_record_missing_a_field_is_named_on_home_and_the_other_models_show(open_app, untrained_checkpoints,

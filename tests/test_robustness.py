@@ -130,6 +130,6 @@ def test_robustness_page_says_how_to_measure_when_there_is_no_result(open_app, t
 
     app = open_app(ROBUSTNESS_PAGE, two_seeds[0])
     assert_rendered(app, ROBUSTNESS_PAGE)
-    assert "No current robustness result for plain_cnn" in page_text(app)
+    assert "No current robustness result for Plain CNN" in page_text(app)  # the model by title
     assert f"python scripts/evaluate.py --robustness --checkpoints {two_seeds[0]}" in page_text(app)
     assert app.dataframe  # the degraded examples work without a stored result

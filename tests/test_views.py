@@ -251,3 +251,14 @@ def test_learning_curves_have_one_legend_of_titles_for_both_layers():
     assert {row["model"] for row in data} == {"Plain CNN", "SENet", "Inception"}
     raw_axis = next(layer["encoding"]["y"] for layer in layers if layer["encoding"]["y"]["field"] == "raw")
     assert raw_axis["axis"]["format"] == "%"
+
+
+def test_cost_display_has_a_column_per_model_by_title_with_the_figures_written_out():
+    records = three(senet=0.95)
+    shown = compare.cost_display(compare.cost_table(records))
+    assert list(shown.columns) == ["Plain CNN", "SENet", "Inception"]  # narrow: fits a laptop's width
+    assert shown.loc["test accuracy", "SENet"] == "95.00%" and shown.loc["with flip TTA", "SENet"] == "95.40%"
+    assert shown.loc["multiply-accumulates per image", "SENet"] == "550.0 M"
+    assert shown.loc["training time", "SENet"] == "5 min 00 s" and shown.loc["training images/s (median epoch)",
+                                                                           "SENet"] == "1,001"
+    assert shown.loc["latency per image", "Plain CNN"] == "3.00 ms" and shown.loc["precision", "Inception"] == "bf16"

@@ -6,7 +6,7 @@ from cifar_models.models import model_title
 from dashboard import sources, state, widgets
 from dashboard.settings import checkpoint_root
 from dashboard.views import compare, evidence, live
-from dashboard.views.charts import SPLIT_ORDER, learning_curve_chart, model_colours, titled
+from dashboard.views.charts import SPLIT_ORDER, learning_curve_chart, model_colours, titled, titled_index
 from dashboard.views.common import ordered, provenance
 from dashboard.views.verdict import senet_verdict
 
@@ -47,7 +47,8 @@ MODEL_COLOR = model_colours(names)  # each model in its registered title and col
 titles = [model_title(name) for name in names]
 
 with st.sidebar:
-    chosen = st.multiselect("Models", names, **state.kept("compare_models", names, names))
+    chosen = st.multiselect("Models", names, format_func=model_title,
+                            **state.kept("compare_models", names, names))
     smoothing = st.slider("Curve smoothing", min_value=0.0, max_value=0.99, step=0.01,
                           help="TensorBoard's debiased exponential moving average; the raw curve stays visible, "
                                "faint.", **state.kept("compare_smoothing", 0.6))
@@ -62,7 +63,7 @@ verdict = (evidence.evidence_verdict(comparisons, seed_records, sources.load_rob
 st.subheader("Is SENet the best by far?")
 {"yes": st.success, "no": st.info}.get(verdict.answer, st.warning)(verdict.text)
 for name, problem in runs.problems.items():
-    st.error(f"{name}: {problem}")
+    st.error(f"{model_title(name)}: {problem}")
 if not chosen:
     st.info("Choose at least one model in the sidebar.")
     st.stop()
@@ -104,7 +105,7 @@ st.subheader("Confusion matrices")
 st.caption("Each row is a true class and sums to 100%: the share of its test images each model called each class.")
 confusion = compare.confusion_frames(shown)
 for column, name in zip(st.columns(len(shown)), shown):
-    cells = confusion[confusion["model"] == name]
+    cells = titled(confusion[confusion["model"] == name])
     heatmap = alt.Chart(cells).encode(
         x=alt.X("predicted:N", sort=None, title="predicted"),
         y=alt.Y("true:N", sort=None, title="true"),
@@ -119,17 +120,9 @@ for column, name in zip(st.columns(len(shown)), shown):
 
 st.subheader("Cost")
 costs = compare.cost_table(shown)
-st.dataframe(costs, column_config={
-    "parameters": st.column_config.NumberColumn(format="localized"),
-    "MACs per image": st.column_config.NumberColumn(format="localized"),
-    "test accuracy": st.column_config.NumberColumn(format="percent"),
-    "TTA accuracy": st.column_config.NumberColumn(format="percent"),
-    "training seconds": st.column_config.NumberColumn(format="%.1f"),
-    "training images/s": st.column_config.NumberColumn(format="%.0f"),
-    "inference images/s": st.column_config.NumberColumn(format="%.0f"),
-    "latency ms": st.column_config.NumberColumn(format="%.2f", help="One image at a time"),
-    "ECE": st.column_config.NumberColumn(format="%.3f", help="Expected calibration error (15 bins)"),
-})
+# one column per model, so the table fits a laptop's width whatever the number of figures
+st.dataframe(compare.cost_display(costs))
+st.caption("Latency: one image at a time. Training images/s: the median epoch (the first also pays for warm-up).")
 scatter_data = titled(costs.reset_index())
 macs_column, seconds_column = st.columns(2)
 for column, cost, scale in ((macs_column, "MACs per image", alt.Scale(type="log")),
@@ -145,12 +138,13 @@ for column, cost, scale in ((macs_column, "MACs per image", alt.Scale(type="log"
 st.subheader("Calibration")
 bins = titled(compare.reliability(shown))
 diagonal = alt.Chart(alt.Data(values=[{"x": 0, "y": 0}, {"x": 1, "y": 1}])).mark_line(
-    color="gray", strokeDash=[4, 4]).encode(x="x:Q", y="y:Q")
+    color="gray", strokeDash=[4, 4]).encode(x="x:Q", y="y:Q")  # the axes' formats come from the curve layer
 reliability_chart = alt.Chart(bins).mark_line(point=True).encode(
-    x=alt.X("confidence:Q", scale=alt.Scale(domain=[0, 1]), title="mean confidence in the bin"),
-    y=alt.Y("accuracy:Q", scale=alt.Scale(domain=[0, 1]), title="accuracy in the bin"),
-    color=MODEL_COLOR, tooltip=["model", "count", alt.Tooltip("confidence:Q", format=".3f"),
-                                alt.Tooltip("accuracy:Q", format=".3f")])
+    x=alt.X("confidence:Q", scale=alt.Scale(domain=[0, 1]), axis=alt.Axis(format="%"),
+            title="mean confidence in the bin"),
+    y=alt.Y("accuracy:Q", scale=alt.Scale(domain=[0, 1]), axis=alt.Axis(format="%"), title="accuracy in the bin"),
+    color=MODEL_COLOR, tooltip=["model", "count", alt.Tooltip("confidence:Q", format=".1%"),
+                                alt.Tooltip("accuracy:Q", format=".1%")])
 st.altair_chart((diagonal + reliability_chart).properties(title="Reliability diagram (15 confidence bins)",
                                                           height=360, width=480))
 st.caption("On the dashed diagonal a model is as sure as it is right; below it, over-confident.")
@@ -160,10 +154,10 @@ recipes = compare.recipe_table(shown, differences_only)
 if recipes.empty:
     st.info("The recipes are identical." if differences_only else "The records hold no recipes.")
 else:
-    st.dataframe(recipes, height="content")
+    st.dataframe(recipes.rename(columns=model_title), height="content")
 
 st.subheader("The evidence: seeds and every pair of models")
-st.dataframe(evidence.seed_table(seed_records), column_config={
+st.dataframe(titled_index(evidence.seed_table(seed_records)), column_config={
     "mean test accuracy": st.column_config.NumberColumn(format="percent"),
     "std": st.column_config.NumberColumn(format="percent", help="Over the seeds (0 with one seed)")})
 if comparisons:

@@ -80,7 +80,7 @@ elif runs.records[gallery_model].data_fingerprint != data.fingerprint:
                f"(`{data.source}`), whose test images may be in another order: the gallery would show the wrong "
                "images. Start the dashboard with the data the model was trained on.")
 elif not predictions:
-    st.warning(f"The run record of {gallery_model} keeps no test predictions; retrain it with "
+    st.warning(f"The run record of {model_title(gallery_model)} keeps no test predictions; retrain it with "
                f"`{settings.train_command()} --models {gallery_model}`.")
 else:
     true_class = None if true_choice == ANY_CLASS else classes.index(true_choice)

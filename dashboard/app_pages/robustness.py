@@ -5,8 +5,10 @@ import streamlit as st
 
 from cifar_models.corruptions import CORRUPTION_NAMES, CORRUPTIONS, SEVERITIES
 from cifar_models.images import enlarge
+from cifar_models.models import model_title
 from dashboard import sources, state, widgets
 from dashboard.views import robustness
+from dashboard.views.charts import titled_index
 from dashboard.views.common import ordered
 
 SCALE = 3  # 32x32 shown at 96x96
@@ -39,26 +41,26 @@ else:
     st.image([enlarge(image, SCALE) for image in degraded], width=32 * SCALE,
              caption=[f"image {i + 1}" for i in range(len(indices))])
     predicted = {name: sources.predicted_classes(name, degraded) for name in names}
-    st.dataframe(robustness.prediction_table(predicted, data.test.labels[indices]))
+    st.dataframe(titled_index(robustness.prediction_table(predicted, data.test.labels[indices])))
 
 st.subheader("Accuracy per corruption and severity")
 results = sources.load_robustness(names)
 missing = robustness.missing_results(names, results)
 if missing:
-    st.info(f"No current robustness result for {', '.join(missing)} (never measured, or measured on other "
+    st.info(f"No current robustness result for {', '.join(map(model_title, missing))} (never measured, or measured on other "
             f"weights). Compute it with:")
     st.code(f"{robustness.ROBUSTNESS_COMMAND} --checkpoints {runs.root}", language="bash")
 grid = robustness.accuracy_grid(results)
 if grid.empty:
     st.stop()
 st.markdown(robustness.robustness_ranking(results))
-st.dataframe(robustness.summary_table(results), column_config={
+st.dataframe(titled_index(robustness.summary_table(results)), column_config={
     "clean accuracy": st.column_config.NumberColumn(format="percent", help="On the same subset, uncorrupted"),
     "mean corruption accuracy": st.column_config.NumberColumn(format="percent",
                                                               help="The mean over the 75 corruption x severity cells"),
-    "mCE (plain_cnn = 100%)": st.column_config.NumberColumn(
-        format="percent", help="Errors summed over severities relative to plain_cnn's, averaged over the corruptions "
-                               "(ImageNet-C's mCE with plain_cnn in AlexNet's place); lower is more robust"),
+    robustness.MCE_COLUMN: st.column_config.NumberColumn(
+        format="percent", help="Errors summed over severities relative to Plain CNN's, averaged over the corruptions "
+                               "(ImageNet-C's mCE with Plain CNN in AlexNet's place); lower is more robust"),
 })
 corruption_order = [robustness.corruption_label(name) for name in CORRUPTION_NAMES]
 measured = [name for name in names if results.get(name)]
@@ -72,4 +74,4 @@ for column, name in zip(st.columns(len(measured)), measured):
                          + cells.mark_text(fontSize=9).encode(
                              text=alt.Text("accuracy:Q", format=".0%"),
                              color=alt.condition("datum.accuracy > 0.5", alt.value("white"), alt.value("black"))))
-                        .properties(title=name, width=alt.Step(28), height=alt.Step(18)))
+                        .properties(title=model_title(name), width=alt.Step(28), height=alt.Step(18)))

@@ -28,6 +28,11 @@ def titled(frame: pd.DataFrame) -> pd.DataFrame:
     return frame.assign(model=frame["model"].map(model_title))
 
 
+def titled_index(frame: pd.DataFrame) -> pd.DataFrame:
+    """A copy of a table indexed by model name (other rows kept) with the models' titles as its index."""
+    return frame.rename(index=model_title)
+
+
 def learning_curve_chart(curves: pd.DataFrame, metric: str, names: list[str]) -> alt.LayerChart:
     """One metric's curves (from ``views.compare.learning_curves``): faint raw lines under bold smoothed ones, one
     colour per model, solid for train and dashed for validation, with a legend for both."""

@@ -8,9 +8,10 @@ from typing import Any, Iterable, Sequence
 import numpy as np
 import pandas as pd
 
+from cifar_models.models import model_title
 from cifar_models.run_record import EpochRecord
 
-from .common import Records, ordered
+from .common import Records, format_count, format_percent, format_seconds, ordered
 
 def debiased_ema(values: Iterable[float], weight: float) -> np.ndarray:
     """TensorBoard's smoothing: an exponential moving average divided by ``1 - weight**n``.
@@ -123,6 +124,35 @@ def cost_table(records: Records) -> pd.DataFrame:
             "precision": record.precision,
         })
     return pd.DataFrame(rows).set_index("model") if rows else pd.DataFrame()
+
+
+def _figure(value: float, pattern: str) -> str:
+    return pattern.format(value) if math.isfinite(value) else "—"
+
+
+# the cost table's rows as shown: (label, column of cost_table, how it is written)
+COST_ROWS = (
+    ("test accuracy", "test accuracy", format_percent),
+    ("with flip TTA", "TTA accuracy", format_percent),
+    ("parameters", "parameters", format_count),
+    ("multiply-accumulates per image", "MACs per image", format_count),
+    ("training time", "training seconds", format_seconds),
+    ("training images/s (median epoch)", "training images/s", lambda v: _figure(v, "{:,.0f}")),
+    ("inference images/s", "inference images/s", lambda v: _figure(v, "{:,.0f}")),
+    ("latency per image", "latency ms", lambda v: _figure(v, "{:.2f} ms")),
+    ("calibration error (ECE, 15 bins)", "ECE", lambda v: _figure(v, "{:.3f}")),
+    ("epochs", "epochs", str),
+    ("device", "device", str),
+    ("precision", "precision", str),
+)
+
+
+def cost_display(costs: pd.DataFrame) -> pd.DataFrame:
+    """``cost_table`` turned for reading at any width: one row per figure, one column per model (by title), each
+    value written out (percent, M/G, minutes)."""
+    return pd.DataFrame({model_title(name): [write(costs.loc[name, column]) for _, column, write in COST_ROWS]
+                         for name in costs.index},
+                        index=pd.Index([label for label, _, _ in COST_ROWS], name="figure"))
 
 
 def _flatten(value: Any, prefix: str = "") -> dict[str, Any]:

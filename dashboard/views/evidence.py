@@ -42,9 +42,9 @@ def paired_predictions(seed_records: SeedRecords) -> tuple[dict[str, np.ndarray]
 def pair_table(comparisons: list[PairComparison]) -> pd.DataFrame:
     """One row per pair: the accuracy difference in points, its 95% interval, McNemar's p raw and Holm-corrected."""
     return pd.DataFrame([{
-        "pair": f"{c.model_a} − {c.model_b}", "difference (points)": 100 * c.difference,
+        "pair": f"{model_title(c.model_a)} − {model_title(c.model_b)}", "difference (points)": 100 * c.difference,
         "95% interval (points)": f"{100 * c.interval_low:+.2f} to {100 * c.interval_high:+.2f}",
-        f"only {c.model_a} right": c.a_only, f"only {c.model_b} right": c.b_only,
+        f"only {model_title(c.model_a)} right": c.a_only, f"only {model_title(c.model_b)} right": c.b_only,
         "McNemar p": c.p_value, "Holm p": c.p_corrected, "significant": c.significant,
     } for c in comparisons]).set_index("pair") if comparisons else pd.DataFrame()
 

@@ -7,10 +7,12 @@ import pandas as pd
 
 from cifar_models.corruptions import CORRUPTIONS, corrupt
 from cifar_models.data import CLASSES
+from cifar_models.models import model_title
 
 from .common import format_percent, ordered
 
 ROBUSTNESS_COMMAND = "python scripts/evaluate.py --robustness"
+MCE_COLUMN = f"mCE ({model_title('plain_cnn')} = 100%)"  # plain_cnn is the reference, in AlexNet's place
 
 
 def corruption_label(name: str) -> str:
@@ -33,7 +35,7 @@ def summary_table(results: dict[str, dict]) -> pd.DataFrame:
     """One row per model with a result: clean and mean corruption accuracy on the subset, mCE, images, precision."""
     rows = {name: {"clean accuracy": result["clean_accuracy"],
                    "mean corruption accuracy": result["mean_corruption_accuracy"],
-                   "mCE (plain_cnn = 100%)": result.get("mean_corruption_error"),
+                   MCE_COLUMN: result.get("mean_corruption_error"),
                    "images": len(result["indices"]), "precision": result.get("precision")}
             for name, result in ordered(results).items() if result}
     return pd.DataFrame.from_dict(rows, orient="index").rename_axis("model")
@@ -50,8 +52,9 @@ def robustness_ranking(results: dict[str, dict]) -> str:
     if not measured:
         return ""
     ranking = sorted(measured, key=lambda name: measured[name]["mean_corruption_accuracy"], reverse=True)
-    figures = ", ".join(f"{name} {format_percent(measured[name]['mean_corruption_accuracy'])}" for name in ranking)
-    return f"Under corruption {ranking[0]} holds up best (mean corruption accuracy: {figures})."
+    figures = ", ".join(f"{model_title(name)} {format_percent(measured[name]['mean_corruption_accuracy'])}"
+                        for name in ranking)
+    return f"Under corruption {model_title(ranking[0])} holds up best (mean corruption accuracy: {figures})."
 
 
 def example_indices(labels: np.ndarray, seed: int) -> np.ndarray:
