@@ -65,8 +65,13 @@ class MapTile:
     image: np.ndarray  # uint8 RGB, enlarged for display
     scale: ColourScale
 
-    def caption(self) -> str:
-        return f"#{self.channel} · {self.scale.low:.2g}–{self.scale.high:.2g}"
+    def caption(self, with_range: bool = False) -> str:
+        """'#45', or with the tile's own scale (where each map has one) '#45 · max 0.47'; the colour bar beside the
+        tiles gives the shared scale."""
+        if not with_range:
+            return f"#{self.channel}"
+        extent = f"±{self.scale.high:.2g}" if self.scale.diverging else f"max {self.scale.high:.2g}"
+        return f"#{self.channel} · {extent}"
 
 
 def map_tiles(maps: np.ndarray, channels: Iterable[int], scope: str, shared: ColourScale | None = None,

@@ -42,19 +42,31 @@ class ColourScale:
         colour_map = colormaps[DIVERGING_COLOURS if self.diverging else sequential]
         return (colour_map(fraction)[..., :3] * 255).round().astype(np.uint8)
 
+    def stops(self, steps: int = 16, sequential: str = SEQUENTIAL_COLOURS) -> tuple[np.ndarray, list[str]]:
+        """``steps`` evenly spaced values from ``low`` to ``high`` and their colours as '#rrggbb': a colour bar."""
+        values = np.linspace(self.low, self.high, steps)
+        rgb = self.colourise(values[None], sequential)[0]
+        return values, [f"#{r:02x}{g:02x}{b:02x}" for r, g, b in rgb]
+
     def describe(self) -> str:
         kind = "diverging, white at 0" if self.diverging else "sequential"
         return f"{self.low:.3g} to {self.high:.3g} ({kind})"
 
 
-def colour_scale(values: np.ndarray | Iterable[np.ndarray]) -> ColourScale:
-    """The scale that fits all of ``values``: diverging and symmetric when they hold both signs."""
+def colour_scale(values: np.ndarray | Iterable[np.ndarray], percentile: float = 100.0) -> ColourScale:
+    """The scale that fits all of ``values``: diverging and symmetric when they hold both signs.
+
+    ``percentile`` below 100 makes it robust: its ends are the ``100 - percentile`` and ``percentile`` percentiles
+    of the values, so a few extreme values saturate instead of pushing every other value into the darkest colour.
+    """
     arrays = [np.asarray(values)] if isinstance(values, np.ndarray) else [np.asarray(v) for v in values]
-    low = min(float(a.min()) for a in arrays)
-    high = max(float(a.max()) for a in arrays)
+    pooled = np.concatenate([a.ravel() for a in arrays])
+    low, high = float(pooled.min()), float(pooled.max())
     if low < 0 < high:
-        extent = max(-low, high)
+        extent = float(np.percentile(np.abs(pooled), percentile))
         return ColourScale(-extent, extent, diverging=True)
+    if percentile < 100:
+        low, high = (float(v) for v in np.percentile(pooled, [100 - percentile, percentile]))
     return ColourScale(low, high, diverging=False)
 
 

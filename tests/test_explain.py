@@ -164,3 +164,19 @@ def test_misclassified_filters_by_true_and_predicted_class(trained_checkpoints, 
     both = misclassified(predictions, cifar.test.labels, true_class=int(labels[wrong[0]]),
                          predicted_class=predicted_class)
     assert ((labels[both] == labels[wrong[0]]) & (predictions[both] == predicted_class)).all()
+
+
+def test_a_robust_colour_scale_lets_a_few_extreme_values_saturate():
+    """Across models each model's maps get a scale from their 1st to 99th percentile: one extreme activation no
+    longer pushes every other value into the darkest colour, and the bar's stops are the tiles' colours."""
+    values = np.concatenate([np.linspace(0.0, 1.0, 1000), [500.0]])
+    full, robust = colour_scale(values), colour_scale(values, percentile=99)
+    assert full.high == 500.0 and robust.high == pytest.approx(np.percentile(values, 99))
+    assert robust.low == pytest.approx(np.percentile(values, 1))
+    bright = robust.colourise(np.array([[0.9]]))[0, 0].astype(int).sum()
+    assert bright > full.colourise(np.array([[0.9]]))[0, 0].astype(int).sum() + 150  # visible, not near-black
+    signed = colour_scale(np.array([-2.0, *np.linspace(-1, 1, 200), 90.0]), percentile=99)
+    assert signed.diverging and signed.low == -signed.high and signed.high < 2.0
+    stops, colours = robust.stops(5)
+    assert stops[0] == robust.low and stops[-1] == robust.high
+    assert colours == ["#{:02x}{:02x}{:02x}".format(*rgb) for rgb in robust.colourise(stops[None])[0]]

@@ -39,10 +39,12 @@ def test_feature_maps_grid_scales_and_the_three_models(open_app, trained_checkpo
     app.sidebar.slider[0].set_value(5).run()
     assert_rendered(app, FEATURE_MAPS)
     assert "5 of 64 channels" in page_text(app)
-    for scope, words in (("layer", "per layer:"), ("models", "across models:")):
+    for scope, words in (("layer", "per layer:"), ("models", "across models: each model on its own robust")):
         app.sidebar.radio(key="feature_maps_scope").set_value(scope).run()
         assert_rendered(app, FEATURE_MAPS)
         assert words in page_text(app)
+        # a colour bar over the grid and one per model beside the side-by-side tiles, not a caption
+        assert len([frame for frame in chart_frames(app) if "colour" in frame]) == 4
     # the side-by-side names each model's layer at the chosen resolution
     app.sidebar.selectbox[-1].set_value("8x8").run()
     text = page_text(app)

@@ -10,11 +10,11 @@ import torch
 
 from cifar_models.augment import AugmentPipeline, to_float_batch, to_uint8_images
 from cifar_models.data import CLASSES
-from cifar_models.images import enlarge
+from cifar_models.images import ColourScale, enlarge
 from cifar_models.models import MODELS, model_colour
 from cifar_models.recipe import DEFAULT_RECIPE, load_recipe_file
 from dashboard.views import augmentation, compare, dataset
-from dashboard.views.charts import learning_curve_chart
+from dashboard.views.charts import learning_curve_chart, tiles_colour_bar
 from dashboard.views.common import format_count, format_seconds
 from dashboard.views.home import model_card
 from dashboard.views.verdict import noise_band, senet_verdict
@@ -262,3 +262,15 @@ def test_cost_display_has_a_column_per_model_by_title_with_the_figures_written_o
     assert shown.loc["training time", "SENet"] == "5 min 00 s" and shown.loc["training images/s (median epoch)",
                                                                            "SENet"] == "1,001"
     assert shown.loc["latency per image", "Plain CNN"] == "3.00 ms" and shown.loc["precision", "Inception"] == "bf16"
+
+
+def test_feature_map_colour_bar_shows_the_tiles_colours_and_their_ends():
+    scale = ColourScale(0.0, 0.47, diverging=False)
+    spec = tiles_colour_bar(scale, per_map=False).to_dict()
+    cells = spec["datasets"][spec["data"]["name"]]
+    assert cells[0]["colour"] == scale.stops(49)[1][0] and cells[-1]["to"] == pytest.approx(0.47)
+    assert spec["encoding"]["x"]["axis"]["values"] == [0.0, 0.47] and spec["encoding"]["x"]["axis"]["title"] == "activation"
+    per_map = tiles_colour_bar(scale, per_map=True).to_dict()["encoding"]["x"]["axis"]
+    assert "lowest" in per_map["labelExpr"] and "highest" in per_map["labelExpr"]  # each map has its own range
+    signed = tiles_colour_bar(ColourScale(-2.0, 2.0, diverging=True), per_map=False).to_dict()
+    assert signed["encoding"]["x"]["axis"]["values"] == [-2.0, 0.0, 2.0]  # white at zero is marked

@@ -9,6 +9,7 @@ from cifar_models.images import colour_scale
 from cifar_models.models import model_title
 from dashboard import sources, state, widgets
 from dashboard.views import exemplars
+from dashboard.views.charts import tiles_colour_bar
 from dashboard.views.common import ordered
 
 TILE_PIXELS = 96
@@ -17,6 +18,15 @@ FILTER_PIXELS = 56
 IMAGE_SCALE = 6
 EXEMPLAR_SCALE = 3
 CLASS_AVERAGE_IMAGES = 100
+ROBUST_PERCENTILE = 99  # across models: each model's scale ends at the 1st and 99th percentile of its maps
+SCOPE_NOTES = {
+    "map": "each map from its own lowest to its highest value (under each tile: its highest).",
+    "layer": "one scale for the layer's channels, so their strengths compare.",
+    "models": "each model on its own robust scale (its maps' 1st to 99th percentile), so the models' patterns "
+              "compare at the same depth even where their activations differ in size by orders of magnitude; a "
+              "few extreme values saturate.",
+}
+
 
 st.title("Feature maps")
 runs = widgets.require_records()
@@ -63,17 +73,20 @@ facts.markdown(f"**{model_title(model_name)}** predicts "
                + ", ".join(f"{runs.records[model_name].classes[i]} {probabilities[i]:.0%}"
                            for i in probabilities.argsort()[::-1][:3]))
 
-# One scale across models covers every map shown at the compared depth and the grid's layer.
-shared = colour_scale([results[name].maps[layer] for name, layer in side_by_side.items()]
-                              + [results[model_name].maps[layer_name]]) if scope == "models" else None
+# Across models, each model gets one robust scale over all its maps shown (the grid's layer, the compared depth):
+# a scale shared by all three let one model's large activations turn the others' tiles uniformly dark.
+model_scales = {name: colour_scale([results[name].maps[layer] for layer in wanted], ROBUST_PERCENTILE)
+                for name, wanted in needed.items() if wanted} if scope == "models" else {}
 
 st.subheader(f"{model_title(model_name)} · {layer_name}")
 maps = results[model_name].maps[layer_name]
 channels = explain.top_channels(maps, top_k)
-tiles = explain.map_tiles(maps, channels, scope, shared, TILE_PIXELS)
+tiles = explain.map_tiles(maps, channels, scope, model_scales.get(model_name), TILE_PIXELS)
 st.caption(f"{len(channels)} of {channel_count} channels, largest mean activation first; colour scale "
-           f"{explain.SCALE_SCOPES[scope]}" + (f": {tiles[0].scale.describe()}" if scope != "map" else "."))
-st.image([t.image for t in tiles], caption=[t.caption() for t in tiles], width=TILE_PIXELS)
+           f"{explain.SCALE_SCOPES[scope]}: {SCOPE_NOTES[scope]}")
+st.altair_chart(tiles_colour_bar(tiles[0].scale, per_map=scope == "map"), width="content")
+st.image([t.image for t in tiles], caption=[t.caption(with_range=scope == "map") for t in tiles],
+         width=TILE_PIXELS)
 
 st.subheader("What a channel responds to")
 all_layers = model.inspectable_layers()
@@ -121,10 +134,12 @@ for column, name in zip(st.columns(len(names)), names):
         column.caption(f"No block at {depth}.")
         continue
     depth_maps = results[name].maps[side_by_side[name]]
-    depth_tiles = explain.map_tiles(depth_maps, explain.top_channels(depth_maps, min(top_k or 8, 8)), scope, shared,
-                                    SMALL_TILE_PIXELS)
+    depth_tiles = explain.map_tiles(depth_maps, explain.top_channels(depth_maps, min(top_k or 8, 8)), scope,
+                                    model_scales.get(name), SMALL_TILE_PIXELS)
     column.caption(f"{side_by_side[name]} · top {len(depth_tiles)} of {len(depth_maps)} channels")
-    column.image([t.image for t in depth_tiles], caption=[t.caption() for t in depth_tiles], width=SMALL_TILE_PIXELS)
+    column.altair_chart(tiles_colour_bar(depth_tiles[0].scale, per_map=scope == "map", width=160), width="content")
+    column.image([t.image for t in depth_tiles], caption=[t.caption() for t in depth_tiles],
+                 width=SMALL_TILE_PIXELS)
 
 st.subheader("First-layer filters")
 convolution = explain.first_convolution(model)
@@ -166,17 +181,18 @@ if model.inspectable_layers("gate"):
 if model.inspectable_layers("branch"):
     st.subheader("Inception branches: each one's share of its module's output")
     shares = explain.branch_shares(model, chosen.pixels)
-    st.caption("Per module, the upper bar splits the module's total activation for this image among its branches; "
-               "the paler lower bar splits its channels. A branch wider above than below carries more than its "
-               "width suggests.")
+    st.caption("Per module, the left bar splits the module's total activation for this image among its branches, "
+               "the right bar splits its channels. A branch wider on the left than on the right carries more than "
+               "its width suggests.")
     modules = shares["module"].unique().tolist()
     long = shares.melt(["module", "branch"], ["activation share", "channel share"], var_name="measure",
                        value_name="share")
+    # two full-strength panels side by side: a pale second bar under the first was nearly invisible
     st.altair_chart(alt.Chart(long).mark_bar().encode(
         y=alt.Y("module:N", sort=modules, title=None),
-        yOffset=alt.YOffset("measure:N", sort=["activation share", "channel share"]),
         x=alt.X("share:Q", stack="normalize", axis=alt.Axis(format="%"), title=None),
-        color=alt.Color("branch:N", title="branch"),
-        opacity=alt.Opacity("measure:N", scale=alt.Scale(range=[1.0, 0.35]), title=None),
+        color=alt.Color("branch:N", title="branch", legend=alt.Legend(orient="bottom", columns=2)),
         tooltip=["module", "branch", "measure", alt.Tooltip("share:Q", format=".1%")],
-    ).properties(height=44 * len(modules) + 40), width="stretch")
+    ).properties(width=200, height=alt.Step(20)).facet(
+        column=alt.Column("measure:N", sort=["activation share", "channel share"], title=None,
+                          header=alt.Header(labelFontSize=13))))

@@ -7,6 +7,7 @@ from typing import Iterable
 import altair as alt
 import pandas as pd
 
+from cifar_models.images import ColourScale
 from cifar_models.models import model_colour, model_title
 
 # Merged legends take their symbols from the first layer: drawn at full strength whatever that layer's opacity.
@@ -52,3 +53,35 @@ def learning_curve_chart(curves: pd.DataFrame, metric: str, names: list[str]) ->
         tooltip=["model", "split", "epoch", alt.Tooltip("raw:Q", format=value_format),
                  alt.Tooltip("smoothed:Q", format=value_format)])
     return (raw + smoothed).properties(title=f"{metric.capitalize()} per epoch", height=300)
+
+
+def colour_bar(scale: ColourScale, title: str, *, ends: tuple[str, str] | None = None, width: int = 260,
+               steps: int = 48) -> alt.Chart:
+    """The colour bar of ``scale``: its colours from ``low`` to ``high`` with the end values (or the words ``ends``,
+    for a scale that differs per map) under it, and what the values are in ``title``."""
+    values, colours = scale.stops(steps + 1)
+    cells = pd.DataFrame({"from": values[:-1], "to": values[1:], "colour": colours[:-1]})
+    ticks = [scale.low, scale.high] if not scale.diverging else [scale.low, 0.0, scale.high]
+    if ends is None:
+        axis = alt.Axis(values=ticks, format=".3~g", title=title, grid=False, titleFontSize=11)
+    else:
+        low_word, high_word = ends
+        axis = alt.Axis(values=[scale.low, scale.high], title=title, grid=False, titleFontSize=11,
+                        labelExpr=f"datum.value <= {scale.low} ? '{low_word}' : '{high_word}'")
+    return alt.Chart(cells).mark_rect().encode(
+        x=alt.X("from:Q", scale=alt.Scale(domain=[scale.low, scale.high], nice=False, zero=False), axis=axis),
+        x2="to:Q", color=alt.Color("colour:N", scale=None),
+    ).properties(width=width, height=12, autosize=alt.AutoSizeParams(type="pad"))  # the axis below the bar
+
+
+ACTIVATION = "activation"
+
+
+def tiles_colour_bar(scale: ColourScale, *, per_map: bool, width: int = 260) -> alt.Chart:
+    """The colour bar of feature-map tiles drawn with ``scale``; where each map has its own scale (``per_map``), the
+    bar runs from 'lowest' to 'highest' of each map (signed maps: from minus to plus their largest magnitude)."""
+    if not per_map:
+        return colour_bar(scale, ACTIVATION, width=width)
+    ends = ("−largest |value|", "+largest") if scale.diverging else ("lowest", "highest")
+    return colour_bar(ColourScale(-1.0 if scale.diverging else 0.0, 1.0, scale.diverging),
+                      f"{ACTIVATION}: each map's own scale", ends=ends, width=width)
