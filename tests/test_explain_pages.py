@@ -93,9 +93,15 @@ def test_attribution_runs_on_the_button_only(open_app, trained_checkpoints):
     assert not app.dataframe, "nothing is computed before the button"
     app.sidebar.button[0].click().run()
     assert_rendered(app, ATTRIBUTION)
-    [faithfulness] = [frame.value for frame in app.dataframe]
-    assert len(faithfulness) == 9  # three models x the default three methods
+    trust, faithfulness = [frame.value for frame in app.dataframe]
+    assert len(faithfulness) == 9  # three models x the default three methods, in the expander
     assert {"Integrated Gradients", "Grad-CAM", "Saliency"} == set(faithfulness["method"])
+    # the compact table: a row per method, a column per model, each model's most faithful method starred
+    assert list(trust.index) == ["Integrated Gradients", "Grad-CAM", "Saliency"]
+    assert list(trust.columns) == ["Plain CNN", "SENet", "Inception"]
+    assert all(trust[model].str.endswith("★").sum() == 1 for model in trust.columns)
+    assert not any(cell.startswith(("-0%", "-0.0%")) for cell in trust.to_numpy().ravel())
+    assert "Most faithful map per model — Plain CNN: **" in page_text(app)
     text = page_text(app)
     assert text.count("convergence delta") == 3 and "layer conv4" in text
     # the image, then an overlay and a heat map per model and method
@@ -105,7 +111,7 @@ def test_attribution_runs_on_the_button_only(open_app, trained_checkpoints):
 
     # The opacity only redraws; a new target asks for the button again.
     app.sidebar.slider[-1].set_value(0.2).run()
-    assert not app.info and len(app.dataframe) == 1
+    assert not app.info and len(app.dataframe) == 2
     app.sidebar.selectbox[0].set_value("ship").run()
     assert "Press **Explain**" in page_text(app)
     app.sidebar.button[0].click().run()

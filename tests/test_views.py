@@ -8,11 +8,13 @@ import numpy as np
 import pytest
 import torch
 
+from cifar_models.attribution import Attribution, Faithfulness, ModelExplanation
 from cifar_models.augment import AugmentPipeline, to_float_batch, to_uint8_images
 from cifar_models.data import CLASSES
 from cifar_models.images import ColourScale, enlarge
 from cifar_models.models import MODELS, model_colour
 from cifar_models.recipe import DEFAULT_RECIPE, load_recipe_file
+from dashboard.views import attribution as attribution_view
 from dashboard.views import augmentation, compare, dataset
 from dashboard.views.charts import learning_curve_chart, tiles_colour_bar
 from dashboard.views.common import format_count, format_seconds
@@ -274,3 +276,27 @@ def test_feature_map_colour_bar_shows_the_tiles_colours_and_their_ends():
     assert "lowest" in per_map["labelExpr"] and "highest" in per_map["labelExpr"]  # each map has its own range
     signed = tiles_colour_bar(ColourScale(-2.0, 2.0, diverging=True), per_map=False).to_dict()
     assert signed["encoding"]["x"]["axis"]["values"] == [-2.0, 0.0, 2.0]  # white at zero is marked
+
+
+def explanation_with(scores: dict[str, float], ig_sum: float = 1.0, ig_delta: float = 0.01) -> ModelExplanation:
+    """A model's explanation with these faithfulness scores; its Integrated Gradients map sums to ``ig_sum``."""
+    heatmap = np.full((32, 32), ig_sum / 1024, dtype=np.float32)
+    return ModelExplanation(np.full(10, 0.1), 3,
+                            {"integrated_gradients": Attribution("integrated_gradients", heatmap, True, 0.1, ig_delta)},
+                            {method: Faithfulness(score + 0.05, 0.05, 0.1) for method, score in scores.items()})
+
+
+def test_which_map_to_trust_stars_each_models_best_and_never_shows_minus_zero():
+    result = {"plain_cnn": explanation_with({"integrated_gradients": 0.12, "grad_cam": 0.30, "saliency": -0.0004}),
+              "inception": explanation_with({"integrated_gradients": 0.20, "grad_cam": 0.01, "saliency": -0.05},
+                                            ig_sum=0.8, ig_delta=0.35)}
+    table = attribution_view.trust_table(result)
+    assert list(table.columns) == ["Plain CNN", "Inception"]
+    assert list(table.index) == ["Integrated Gradients", "Grad-CAM", "Saliency"]
+    assert table.loc["Grad-CAM", "Plain CNN"] == "+30.0% ★" and table.loc["Integrated Gradients", "Inception"] == "+20.0% ★"
+    assert table.loc["Saliency", "Plain CNN"] == "0.0%" and table.loc["Saliency", "Inception"] == "-5.0%"
+    assert attribution_view.signed_percent(-0.0004) == "0.0%"
+    summary = attribution_view.trust_summary(result)
+    assert "Plain CNN: **Grad-CAM** (+30.0%)" in summary and "Inception: **Integrated Gradients**" in summary
+    [warning] = attribution_view.convergence_warnings(result)  # Plain CNN's delta is 1% of its sum: no warning
+    assert warning.startswith("Inception: Integrated Gradients' convergence delta is +0.35, 78% of")

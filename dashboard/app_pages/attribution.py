@@ -1,13 +1,13 @@
 """Attribution: which pixels each model's decision rests on (captum), the three models side by side, with a
 faithfulness score per method saying which map to trust."""
 import altair as alt
-import pandas as pd
 import streamlit as st
 
 from cifar_models import attribution, explain, images
 from cifar_models.images import enlarge
 from cifar_models.models import model_title
 from dashboard import sources, state, widgets
+from dashboard.views import attribution as trust
 from dashboard.views.charts import model_colours
 from dashboard.views.common import ordered
 
@@ -76,17 +76,17 @@ facts.markdown("**Explained class** " + " · ".join(f"{model_title(n)}: {classes
                                                    for n, r in result.items()))
 
 st.subheader("Which map to trust")
-faithfulness = pd.DataFrame([
-    {"model": model_title(name), "method": attribution.method_title(method), "top-pixel drop": f.top_drop,
-     "random drop": f.random_drop, "faithfulness": f.score}
-    for name, r in result.items() for method, f in r.faithfulness.items()])
+st.markdown(trust.trust_summary(result))
+for warning in trust.convergence_warnings(result):
+    st.warning(warning)
 first = next(iter(result.values())).faithfulness[methods[0]]
 st.caption(f"Faithfulness: how much the explained class's probability drops when the {first.fraction:.0%} of pixels "
            "a map ranks highest are set to the mean colour, minus the drop for as many random pixels. Higher is "
-           "better; near zero or below, the map points at pixels that do not matter more than any others.")
-st.dataframe(faithfulness, hide_index=True, column_config={
-    column: st.column_config.NumberColumn(format="percent") for column in ("top-pixel drop", "random drop",
-                                                                           "faithfulness")})
+           f"better ({trust.BEST}: each model's best); near zero or below, the map points at pixels that do not "
+           "matter more than any others.")
+st.dataframe(trust.trust_table(result), width="content")
+with st.expander("The drops behind the scores"):
+    st.dataframe(trust.faithfulness_details(result), hide_index=True)
 
 for method in methods:
     st.subheader(attribution.method_title(method))
@@ -98,7 +98,8 @@ for method in methods:
         column.image([enlarge(overlaid, MAP_SCALE),
                       enlarge(scale.colourise(found.heatmap, images.OVERLAY_COLOURS), MAP_SCALE)],
                      caption=["overlay", "heat map"], width=MAP_SCALE * 32)
-        details = [f"faithfulness {explanation.faithfulness[method].score:+.1%}", f"{found.seconds:.2f} s",
+        details = [f"faithfulness {trust.signed_percent(explanation.faithfulness[method].score)}",
+                   f"{found.seconds:.2f} s",
                    f"scale {scale.describe()}"]
         if found.delta is not None:
             details.insert(1, f"convergence delta {found.delta:+.2g}")
