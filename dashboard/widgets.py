@@ -165,7 +165,7 @@ def choose_image(page_key: str) -> ChosenImage | None:
 def show_chosen_image(chosen: ChosenImage, scale: int):
     """The chosen image enlarged, with what was done to an upload beside it; returns that column for more facts."""
     picture, facts = st.columns([1, 3])
-    picture.image(enlarge(chosen.pixels, scale), caption=chosen.title, width=scale * 32)
+    picture.image(enlarge(chosen.pixels, scale), caption=chosen.title, output_format="PNG", width=scale * 32)
     for note in chosen.notes:
         facts.caption(note)
     return facts

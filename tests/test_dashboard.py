@@ -211,3 +211,14 @@ def test_every_page_names_the_models_by_their_titles(open_app, trained_checkpoin
     assert_rendered(app, page)
     raw = [text for text in what_names_models(app) if RAW_MODEL_IDS.search(text)]
     assert not raw, raw
+
+
+@pytest.mark.parametrize("page", [page for page in PAGES if page not in (HOME, "app_pages/compare.py")])
+def test_every_image_is_served_as_png(open_app, trained_checkpoints, page):
+    """Nearest-neighbour enlarged CIFAR pixels stay crisp squares: PNG, not JPEG with its chroma bleed."""
+    app = open_app(page, trained_checkpoints)
+    if page == ATTRIBUTION:
+        app.sidebar.button[0].click().run()
+    assert_rendered(app, page)
+    urls = [image.url for element in app.get("image") for image in element.proto.imgs]
+    assert urls and all(url.endswith(".png") for url in urls), urls[:5]

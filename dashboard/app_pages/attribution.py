@@ -97,7 +97,7 @@ for method in methods:
         overlaid = images.overlay(attribution.denormalised_image(chosen.pixels), found.heatmap, opacity)
         column.image([enlarge(overlaid, MAP_SCALE),
                       enlarge(scale.colourise(found.heatmap, images.OVERLAY_COLOURS), MAP_SCALE)],
-                     caption=["overlay", "heat map"], width=MAP_SCALE * 32)
+                     caption=["overlay", "heat map"], output_format="PNG", width=MAP_SCALE * 32)
         details = [f"faithfulness {trust.signed_percent(explanation.faithfulness[method].score)}",
                    f"{found.seconds:.2f} s",
                    f"scale {scale.describe()}"]

@@ -74,10 +74,11 @@ previews = sources.augmentation_preview(split.images[indices], split.labels[indi
                                         int(draw_seed))
 for row, index in enumerate(indices):
     columns = st.columns(1 + len(previews))
-    columns[0].image(enlarge(split.images[index], SCALE), width=32 * SCALE,
+    columns[0].image(enlarge(split.images[index], SCALE), output_format="PNG", width=32 * SCALE,
                      caption=f"image {row}: #{index} · {data.classes[split.labels[index]]} (original)")
     for column, preview in zip(columns[1:], previews):
-        column.image(enlarge(preview.images[row], SCALE), width=32 * SCALE, caption=preview.captions[row])
+        column.image(enlarge(preview.images[row], SCALE), output_format="PNG", width=32 * SCALE,
+                     caption=preview.captions[row])
 
 st.subheader("The recipe training would use")
 recipe_text = json.dumps(augmentation.training_recipe(params), indent=2)

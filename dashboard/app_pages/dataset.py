@@ -49,12 +49,12 @@ st.caption(f"The {sizes['validation']:,} validation images are held out of the o
 
 st.subheader(f"{class_name.capitalize()} · {dataset.SPLIT_TITLES[split_name]} split")
 st.caption(f"{len(order):,} images in the order of seed {seed}; page {page} of {pages:,}. Under each: index · label.")
-st.image([enlarge(split.images[i], GRID_SCALE) for i in shown], width=32 * GRID_SCALE,
+st.image([enlarge(split.images[i], GRID_SCALE) for i in shown], output_format="PNG", width=32 * GRID_SCALE,
          caption=[f"#{i} · {data.classes[split.labels[i]]}" for i in shown])
 
 st.subheader("Enlarged")
 picture, facts = st.columns([1, 2])
-picture.image(enlarge(split.images[chosen], ENLARGED_SCALE), width=32 * ENLARGED_SCALE)
+picture.image(enlarge(split.images[chosen], ENLARGED_SCALE), output_format="PNG", width=32 * ENLARGED_SCALE)
 facts.markdown(f"**Index** {chosen} in the {dataset.SPLIT_TITLES[split_name]} split  \n"
                f"**Label** {data.classes[split.labels[chosen]]}  \n"
                f"**Size** 32 × 32 pixels, drawn {ENLARGED_SCALE}× without smoothing")

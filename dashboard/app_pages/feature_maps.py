@@ -86,7 +86,7 @@ st.caption(f"{len(channels)} of {channel_count} channels, largest mean activatio
            f"{explain.SCALE_SCOPES[scope]}: {SCOPE_NOTES[scope]}")
 st.altair_chart(tiles_colour_bar(tiles[0].scale, per_map=scope == "map"), width="content")
 st.image([t.image for t in tiles], caption=[t.caption(with_range=scope == "map") for t in tiles],
-         width=TILE_PIXELS)
+         output_format="PNG", width=TILE_PIXELS)
 
 st.subheader("What a channel responds to")
 all_layers = model.inspectable_layers()
@@ -117,7 +117,8 @@ else:
     examples_column, profile_column = st.columns([3, 2])
     examples_column.caption(f"{exemplar_layer} #{channel}: the {len(tiles)} test images with the largest mean "
                             "activation (class · test index · activation)")
-    examples_column.image([t.image for t in tiles], caption=[t.caption for t in tiles], width=EXEMPLAR_SCALE * 32)
+    examples_column.image([t.image for t in tiles], caption=[t.caption for t in tiles], output_format="PNG",
+                          width=EXEMPLAR_SCALE * 32)
     profile = exemplars.class_profile(found[exemplar_layer], channel, classes)
     profile_column.altair_chart(alt.Chart(profile).mark_bar().encode(
         y=alt.Y("class:N", sort=None, title=None),
@@ -139,13 +140,13 @@ for column, name in zip(st.columns(len(names)), names):
     column.caption(f"{side_by_side[name]} · top {len(depth_tiles)} of {len(depth_maps)} channels")
     column.altair_chart(tiles_colour_bar(depth_tiles[0].scale, per_map=scope == "map", width=160), width="content")
     column.image([t.image for t in depth_tiles], caption=[t.caption() for t in depth_tiles],
-                 width=SMALL_TILE_PIXELS)
+                 output_format="PNG", width=SMALL_TILE_PIXELS)
 
 st.subheader("First-layer filters")
 convolution = explain.first_convolution(model)
 st.caption(f"The {convolution.out_channels} filters ({convolution.kernel_size[0]}x{convolution.kernel_size[1]}) that "
            "read the RGB image, as colours: mid-grey is zero, each filter scaled by its own largest weight.")
-st.image(explain.filter_images(model, FILTER_PIXELS), width=FILTER_PIXELS)
+st.image(explain.filter_images(model, FILTER_PIXELS), output_format="PNG", width=FILTER_PIXELS)
 
 if model.inspectable_layers("gate"):
     st.subheader("What SE re-weights: the excitation gates")

@@ -45,7 +45,7 @@ else:
     if prepared is not None:
         seen, facts = st.columns([1, 2])
         seen.image(enlarge(prepared.pixels, SEEN_SCALE), caption="What the models see (32x32)",
-                   width=SEEN_SCALE * 32)
+                   output_format="PNG", width=SEEN_SCALE * 32)
         left, top, right, bottom = prepared.crop_box
         facts.markdown(f"**{prepared.name}** · {prepared.format} · {prepared.size[0]}x{prepared.size[1]} · mode "
                        f"{prepared.mode}  \nCentre square ({left}, {top}) to ({right}, {bottom}), resized to 32x32.")
@@ -95,6 +95,6 @@ else:
         st.image([enlarge(data.test.images[i], GALLERY_SCALE) for i in shown],
                  caption=[f"#{i} · {classes[data.test.labels[i]]} → {classes[predictions[i]]}"
                           + (f" ({confidence[i]:.0%})" if confidence[i] is not None else "") for i in shown],
-                 width=GALLERY_SCALE * 32)
+                 output_format="PNG", width=GALLERY_SCALE * 32)
     else:
         st.success("No mistakes with these filters.")

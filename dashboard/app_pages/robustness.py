@@ -36,9 +36,9 @@ else:
     indices = robustness.example_indices(data.test.labels, draw)
     clean = data.test.images[indices]
     degraded = sources.degraded_images(clean, corruption, severity)
-    st.image([enlarge(image, SCALE) for image in clean], width=32 * SCALE,
+    st.image([enlarge(image, SCALE) for image in clean], output_format="PNG", width=32 * SCALE,
              caption=[f"#{index}" for index in indices])
-    st.image([enlarge(image, SCALE) for image in degraded], width=32 * SCALE,
+    st.image([enlarge(image, SCALE) for image in degraded], output_format="PNG", width=32 * SCALE,
              caption=[f"image {i + 1}" for i in range(len(indices))])
     predicted = {name: sources.predicted_classes(name, degraded) for name in names}
     st.dataframe(titled_index(robustness.prediction_table(predicted, data.test.labels[indices])))
