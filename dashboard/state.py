@@ -6,10 +6,14 @@ from typing import Any, Container
 
 import streamlit as st
 
-# The shared choices: the model (a name), the class (a class name) and the image (an index into the test split).
+# The shared choices: the model (a name), the class (a class name), the image (an index into the test split), where
+# the explanation pages take their image from (a test image or the reader's own) and the reader's own image
+# ((file name, bytes): uploaded on one page, explained on the others).
 MODEL_CHOICE = "model"
 CLASS_CHOICE = "class"
 IMAGE_CHOICE = "image"
+IMAGE_SOURCE_CHOICE = "image_source"
+UPLOAD_CHOICE = "upload"
 
 
 def widget_key(name: str) -> str:

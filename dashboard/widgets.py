@@ -15,7 +15,7 @@ from cifar_models.models import model_title
 from cifar_models.uploads import UPLOAD_EXTENSIONS, UploadError
 from dashboard import sources
 from dashboard.settings import data_argument, data_location, train_command
-from dashboard.state import IMAGE_CHOICE, kept
+from dashboard.state import IMAGE_CHOICE, IMAGE_SOURCE_CHOICE, UPLOAD_CHOICE, kept
 from dashboard.views.common import provenance
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -135,13 +135,15 @@ TEST_IMAGE, UPLOADED_IMAGE = "A test image", "My own image"
 
 
 def choose_image(page_key: str) -> ChosenImage | None:
-    """Sidebar widgets for the image to explain: a test image (the index shared by the pages) or an upload.
+    """Sidebar widgets for the image to explain: a test image (the index shared by the pages) or an upload (kept
+    for the other pages: an image uploaded on Feature maps is the one Attribution explains).
 
     None (with the reason shown) when there is none yet or the upload is refused; the page keeps running.
     """
     data, _ = available_data()  # without data the upload still works; the data pages say what is wrong
     sources_offered = [TEST_IMAGE, UPLOADED_IMAGE] if data is not None else [UPLOADED_IMAGE]
-    source = st.sidebar.radio("Image", sources_offered, key=f"{page_key}_image_source", horizontal=True)
+    source = st.sidebar.radio("Image", sources_offered, horizontal=True,
+                              **kept(IMAGE_SOURCE_CHOICE, sources_offered[0], sources_offered))
     if source == TEST_IMAGE:
         index = st.sidebar.number_input(f"Test image # (0–{len(data.test) - 1:,})", min_value=0,
                                          max_value=len(data.test) - 1, step=1,
@@ -150,11 +152,17 @@ def choose_image(page_key: str) -> ChosenImage | None:
         return ChosenImage(data.test.images[index], f"test image #{index} · {data.classes[label]}", label)
     upload = st.sidebar.file_uploader("PNG, JPEG, WebP or BMP, any size", type=list(UPLOAD_EXTENSIONS),
                                       key=f"{page_key}_upload")
-    if upload is None:
+    if upload is not None:
+        st.session_state[UPLOAD_CHOICE] = (upload.name, upload.getvalue())
+    kept_upload = st.session_state.get(UPLOAD_CHOICE)
+    if kept_upload is None:
         st.info("Upload an image in the sidebar: it is centre-cropped and resized to 32x32, as the models see it.")
         return None
+    name, content = kept_upload
+    if upload is None:
+        st.sidebar.caption(f"Showing **{name}**, uploaded on another page; upload another to replace it.")
     try:
-        prepared = sources.prepared_upload(upload.getvalue(), upload.name)
+        prepared = sources.prepared_upload(content, name)
     except UploadError as error:
         st.error(str(error))
         return None
@@ -162,10 +170,43 @@ def choose_image(page_key: str) -> ChosenImage | None:
                        None, prepared.notes)
 
 
+ATTRIBUTION_REQUESTED = "open_attribution_requested"
+ATTRIBUTION_PAGE = "app_pages/attribution.py"
+
+
+def open_in_attribution(index: int) -> None:
+    """A callback: make test image ``index`` the one the explanation pages show, and ask to move to Attribution
+    (the page calls :func:`follow_attribution_request`; a callback cannot switch pages)."""
+    st.session_state[IMAGE_CHOICE] = index
+    st.session_state[IMAGE_SOURCE_CHOICE] = TEST_IMAGE
+    st.session_state[ATTRIBUTION_REQUESTED] = True
+
+
+def follow_attribution_request() -> None:
+    """Moves to the Attribution page when :func:`open_in_attribution` asked for it in this run."""
+    if st.session_state.pop(ATTRIBUTION_REQUESTED, False):
+        st.switch_page(ATTRIBUTION_PAGE)
+
+
+def picture_grid(pictures: list[np.ndarray], captions: list[str], ids: list[int], *, width: int, action: str,
+                 on_pick: Callable[[int], None], key: str) -> None:
+    """Pictures in rows that wrap at the page's width, each with a small button under it calling ``on_pick(id)``."""
+    with st.container(horizontal=True, gap="small"):
+        for picture, caption, ident in zip(pictures, captions, ids):
+            with st.container(width=width + 16, gap=None):
+                st.image(picture, caption=caption, output_format="PNG", width=width)
+                st.button(action, key=f"{key}_{ident}", on_click=on_pick, args=(ident,), type="tertiary",
+                          help=f"{action}: #{ident}")
+
+
+FACTS_WIDTH = 360  # beside the image where the page is wide enough, else under it (never over it)
+
+
 def show_chosen_image(chosen: ChosenImage, scale: int):
     """The chosen image enlarged, with what was done to an upload beside it; returns that column for more facts."""
-    picture, facts = st.columns([1, 3])
-    picture.image(enlarge(chosen.pixels, scale), caption=chosen.title, output_format="PNG", width=scale * 32)
+    with st.container(horizontal=True, gap="medium"):
+        st.image(enlarge(chosen.pixels, scale), caption=chosen.title, output_format="PNG", width=scale * 32)
+        facts = st.container(width=FACTS_WIDTH)
     for note in chosen.notes:
         facts.caption(note)
     return facts

@@ -163,16 +163,32 @@ def test_augmentation_sliders_change_the_augmented_images(open_app, trained_chec
     assert not app.exception
 
 
+def grid_captions(app: AppTest) -> list[str]:
+    """The Dataset grid's captions ('#index · label'), one per thumbnail."""
+    return [image.captions[0] for image in app.image if image.captions and image.captions[0].startswith("#")]
+
+
+def test_dataset_thumbnail_enlarges_on_click(open_app, trained_checkpoints):
+    app = open_app("app_pages/dataset.py", trained_checkpoints)
+    third = int(grid_captions(app)[2].split(" ")[0][1:])
+    enlarge_buttons = [button for button in app.button if button.label == "Enlarge"]
+    assert len(enlarge_buttons) == 40  # one under each thumbnail
+    enlarge_buttons[2].click().run()
+    assert_rendered(app, "app_pages/dataset.py")
+    assert f"**Index** {third} in the train split" in page_text(app)
+    assert app.number_input(key=state.widget_key("dataset_image_train")).value == third
+
+
 def test_dataset_choices_are_kept_across_pages(open_app, trained_checkpoints):
     app = open_app("app_pages/dataset.py", trained_checkpoints)
     app.selectbox(key=state.widget_key("dataset_split")).set_value("test").run()
     app.selectbox(key=state.widget_key(state.CLASS_CHOICE)).set_value("cat").run()
     app.number_input(key=state.widget_key(state.IMAGE_CHOICE)).set_value(1234).run()
-    grid = app.image[0].captions
+    grid = grid_captions(app)
     assert len(grid) == 40 and all(caption.endswith("· cat") for caption in grid)
 
     next(button for button in app.button if button.label == "Reshuffle").click().run()
-    assert app.image[0].captions != grid and all(caption.endswith("· cat") for caption in app.image[0].captions)
+    assert grid_captions(app) != grid and all(caption.endswith("· cat") for caption in grid_captions(app))
 
     app.switch_page("app_pages/compare.py").run()
     app.switch_page("app_pages/dataset.py").run()

@@ -79,11 +79,22 @@ def test_feature_maps_inception_branch_shares(open_app, trained_checkpoints):
 
 def test_feature_maps_of_an_upload(open_app, trained_checkpoints, cifar):
     app = open_app(FEATURE_MAPS, trained_checkpoints)
-    app.sidebar.radio(key="feature_maps_image_source").set_value("My own image").run()
+    app.sidebar.radio(key=state.widget_key(state.IMAGE_SOURCE_CHOICE)).set_value("My own image").run()
     assert "Upload an image" in page_text(app)
     app.sidebar.file_uploader[0].set_value(("truck.png", png(cifar.test.images[11], 200), "image/png")).run()
     assert_rendered(app, FEATURE_MAPS)
     assert image_captions(app)[0] == "truck.png (200x200 PNG)"
+
+
+def test_an_upload_on_feature_maps_is_explained_on_attribution(open_app, trained_checkpoints, cifar):
+    app = open_app(FEATURE_MAPS, trained_checkpoints)
+    app.sidebar.radio(key=state.widget_key(state.IMAGE_SOURCE_CHOICE)).set_value("My own image").run()
+    app.sidebar.file_uploader[0].set_value(("truck.png", png(cifar.test.images[11], 200), "image/png")).run()
+    app.switch_page(ATTRIBUTION).run()
+    assert_rendered(app, ATTRIBUTION)
+    assert app.sidebar.radio(key=state.widget_key(state.IMAGE_SOURCE_CHOICE)).value == "My own image"
+    assert image_captions(app)[0] == "truck.png (200x200 PNG)"  # carried over, not asked for again
+    assert "uploaded on another page" in "\n".join(caption.value for caption in app.sidebar.caption)
 
 
 def test_attribution_runs_on_the_button_only(open_app, trained_checkpoints):
@@ -150,6 +161,25 @@ def test_predict_top5_of_an_upload_and_the_gallery(open_app, trained_checkpoints
     app.sidebar.selectbox[1].set_value("cat").run()
     wrong = misclassified(predictions, cifar.test.labels, true_class=cifar.classes.index("cat"))
     assert f"{len(wrong):,} of the {len(predictions):,} test images" in page_text(app)
+
+
+def test_predict_gallery_pages_by_confidence_and_opens_one_in_attribution(open_app, trained_checkpoints, cifar):
+    app = open_app(PREDICT, trained_checkpoints)
+    app.sidebar.selectbox(key=MODEL_WIDGET).set_value("plain_cnn").run()
+    record = read_record(trained_checkpoints / "plain_cnn")
+    predictions, confidence = record["test"]["predictions"], record["test"]["confidence"]
+    wrong = misclassified(predictions, cifar.test.labels)
+    by_confidence = sorted(wrong, key=lambda i: -confidence[i])
+    gallery = [int(caption.split(" ")[0][1:]) for caption in image_captions(app) if caption.startswith("#")]
+    assert gallery == by_confidence[:24]  # the first page, the most confident mistakes first
+    app.sidebar.number_input(key=state.widget_key("predict_gallery_page")).set_value(2).run()
+    gallery = [int(caption.split(" ")[0][1:]) for caption in image_captions(app) if caption.startswith("#")]
+    assert gallery == by_confidence[24:48]
+    explain_buttons = [button for button in app.button if button.label == "Explain"]
+    explain_buttons[0].click().run()
+    assert_rendered(app, ATTRIBUTION)  # moved to the Attribution page, on that image
+    assert app.session_state[state.IMAGE_CHOICE] == by_confidence[24]
+    assert image_captions(app)[0].startswith(f"test image #{by_confidence[24]} ·")
 
 
 def bad_uploads(photo: np.ndarray) -> dict[str, bytes]:

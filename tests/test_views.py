@@ -15,7 +15,7 @@ from cifar_models.images import ColourScale, enlarge
 from cifar_models.models import MODELS, model_colour
 from cifar_models.recipe import DEFAULT_RECIPE, load_recipe_file
 from dashboard.views import attribution as attribution_view
-from dashboard.views import augmentation, compare, dataset
+from dashboard.views import augmentation, compare, dataset, gallery
 from dashboard.views.charts import learning_curve_chart, tiles_colour_bar
 from dashboard.views.common import format_count, format_seconds
 from dashboard.views.home import model_card
@@ -300,3 +300,13 @@ def test_which_map_to_trust_stars_each_models_best_and_never_shows_minus_zero():
     assert "Plain CNN: **Grad-CAM** (+30.0%)" in summary and "Inception: **Integrated Gradients**" in summary
     [warning] = attribution_view.convergence_warnings(result)  # Plain CNN's delta is 1% of its sum: no warning
     assert warning.startswith("Inception: Integrated Gradients' convergence delta is +0.35, 78% of")
+
+
+def test_gallery_order_by_confidence_puts_unrecorded_last():
+    confidence = [0.9, None, 0.2, 0.6]
+    indices = np.array([0, 1, 2, 3])
+    assert list(gallery.gallery_order(indices, confidence, gallery.MOST_CONFIDENT)) == [0, 3, 2, 1]
+    assert list(gallery.gallery_order(indices, confidence, gallery.LEAST_CONFIDENT)) == [2, 3, 0, 1]
+    assert list(gallery.gallery_order(indices[::-1], confidence, gallery.BY_INDEX)) == [0, 1, 2, 3]
+    with pytest.raises(ValueError, match="unknown gallery order"):
+        gallery.gallery_order(indices, confidence, "by colour")

@@ -48,9 +48,17 @@ st.caption(f"The {sizes['validation']:,} validation images are held out of the o
            "stratified by class and seeded, so the split is the same on every machine.")
 
 st.subheader(f"{class_name.capitalize()} · {dataset.SPLIT_TITLES[split_name]} split")
-st.caption(f"{len(order):,} images in the order of seed {seed}; page {page} of {pages:,}. Under each: index · label.")
-st.image([enlarge(split.images[i], GRID_SCALE) for i in shown], output_format="PNG", width=32 * GRID_SCALE,
-         caption=[f"#{i} · {data.classes[split.labels[i]]}" for i in shown])
+st.caption(f"{len(order):,} images in the order of seed {seed}; page {page} of {pages:,}. Under each: index · label; "
+           "**Enlarge** shows it below.")
+
+
+def enlarge_image(index: int) -> None:
+    st.session_state[image_key] = index
+
+
+widgets.picture_grid([enlarge(split.images[i], GRID_SCALE) for i in shown],
+                     [f"#{i} · {data.classes[split.labels[i]]}" for i in shown], [int(i) for i in shown],
+                     width=32 * GRID_SCALE, action="Enlarge", on_pick=enlarge_image, key=f"dataset_grid_{split_name}")
 
 st.subheader("Enlarged")
 picture, facts = st.columns([1, 2])

@@ -10,12 +10,13 @@ from cifar_models.images import enlarge
 from cifar_models.models import model_colour, model_title
 from cifar_models.uploads import MAX_PIXELS, UPLOAD_EXTENSIONS, UploadError
 from dashboard import settings, sources, state, widgets
+from dashboard.views import dataset, gallery
 from dashboard.views.common import ordered, provenance
 
 SEEN_SCALE = 8
 TOP_ROW_PIXELS = 36  # per class of the top-5 charts
 GALLERY_SCALE = 3
-GALLERY_SIZE = 60
+GALLERY_PER_PAGE = 24
 ANY_CLASS = "any class"
 
 st.title("Predict")
@@ -32,6 +33,8 @@ with st.sidebar:
                                  **state.kept(state.MODEL_CHOICE, names[0], names))
     true_choice = st.selectbox("True class", [ANY_CLASS, *classes])
     predicted_choice = st.selectbox("Predicted class", [ANY_CLASS, *classes])
+    gallery_order = st.radio("Order", gallery.ORDERS, help="By the model's confidence in its wrong answer",
+                             **state.kept("predict_gallery_order", gallery.MOST_CONFIDENT, gallery.ORDERS))
 
 st.subheader("Your image")
 if upload is None:
@@ -87,14 +90,20 @@ else:
     predicted_class = None if predicted_choice == ANY_CLASS else classes.index(predicted_choice)
     wrong = explain.misclassified(predictions, data.test.labels, true_class, predicted_class)
     confidence = record_test.confidence or [None] * len(predictions)
-    st.caption(f"{len(wrong):,} of the {len(predictions):,} test images the run evaluated"
-               + (f"; the first {GALLERY_SIZE} shown" if len(wrong) > GALLERY_SIZE else "")
-               + ". Under each: index · true → predicted (confidence).")
+    wrong = gallery.gallery_order(wrong, confidence, gallery_order)
+    pages = dataset.page_count(len(wrong), GALLERY_PER_PAGE)
+    page = st.sidebar.number_input(f"Gallery page (of {pages:,})", min_value=1, max_value=pages, step=1,
+                                   **state.kept("predict_gallery_page", 1, range(1, pages + 1)))
+    st.caption(f"{len(wrong):,} of the {len(predictions):,} test images the run evaluated, {gallery_order}; page "
+               f"{page} of {pages:,}. Under each: index · true → predicted (confidence); **Explain** opens it on "
+               "the Attribution page.")
     if len(wrong):
-        shown = wrong[:GALLERY_SIZE]
-        st.image([enlarge(data.test.images[i], GALLERY_SCALE) for i in shown],
-                 caption=[f"#{i} · {classes[data.test.labels[i]]} → {classes[predictions[i]]}"
-                          + (f" ({confidence[i]:.0%})" if confidence[i] is not None else "") for i in shown],
-                 output_format="PNG", width=GALLERY_SCALE * 32)
+        shown = [int(i) for i in dataset.page_of(wrong, int(page), GALLERY_PER_PAGE)]
+        widgets.picture_grid([enlarge(data.test.images[i], GALLERY_SCALE) for i in shown],
+                             [f"#{i} · {classes[data.test.labels[i]]} → {classes[predictions[i]]}"
+                              + (f" ({confidence[i]:.0%})" if confidence[i] is not None else "") for i in shown],
+                             shown, width=GALLERY_SCALE * 32, action="Explain", on_pick=widgets.open_in_attribution,
+                             key="predict_gallery")
+        widgets.follow_attribution_request()
     else:
         st.success("No mistakes with these filters.")
