@@ -390,8 +390,12 @@ def _whole(value, name: str) -> int:
     return int(value)
 
 
-def describe_draws(draws: dict[str, Draws], index: int) -> dict[str, str]:
-    """The values image ``index`` actually drew, in words, e.g. ``{"crop": "shift (+2, -3)", "flip": "yes"}``."""
+JITTERS = ("brightness", "contrast", "saturation")
+
+
+def describe_draws(draws: dict[str, Draws], index: int, jitters: tuple[str, ...] = JITTERS) -> dict[str, str]:
+    """The values image ``index`` actually drew, in words, e.g. ``{"crop": "shift (+2, -3)", "flip": "yes"}``;
+    the colour jitter names the factors in ``jitters`` only (those switched on)."""
     words: dict[str, str] = {}
     if "crop" in draws:
         words["crop"] = f"shift ({int(draws['crop']['dx'][index]):+d}, {int(draws['crop']['dy'][index]):+d})"
@@ -400,8 +404,7 @@ def describe_draws(draws: dict[str, Draws], index: int) -> dict[str, str]:
     if "rotate" in draws:
         words["rotate"] = f"{float(draws['rotate']['angle'][index]):+.1f}°"
     if "jitter" in draws:
-        words["jitter"] = ", ".join(f"{name[0]}×{float(draws['jitter'][name][index]):.2f}"
-                                    for name in ("brightness", "contrast", "saturation"))
+        words["jitter"] = ", ".join(f"{name[0]}×{float(draws['jitter'][name][index]):.2f}" for name in jitters)
     if "cutout" in draws:
         words["cutout"] = f"centre ({int(draws['cutout']['cx'][index])}, {int(draws['cutout']['cy'][index])})"
     if "mix" in draws:

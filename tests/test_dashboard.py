@@ -144,7 +144,7 @@ def test_augmentation_sliders_change_the_augmented_images(open_app, trained_chec
     originals = [image.value for image in app.image if image.captions[0].endswith("(original)")]
     urls, captions = augmented(app)
     assert len(originals) == 4 and len(urls) == 4 * 3
-    assert all("cutout centre" in caption for caption in captions)
+    assert all("cutout at" in caption for caption in captions)
 
     app.slider(key=state.widget_key("augment_cutout_size")).set_value(0).run()
     no_cutout_urls, no_cutout_captions = augmented(app)
@@ -153,9 +153,12 @@ def test_augmentation_sliders_change_the_augmented_images(open_app, trained_chec
     assert [image.value for image in app.image if image.captions[0].endswith("(original)")] == originals
     assert json.loads(app.code[0].value)["augment"]["cutout_size"] == 0  # the recipe follows the sliders
 
-    app.slider(key=state.widget_key("augment_rotate_degrees")).set_value(30.0).run()
+    app.slider(key=state.widget_key("augment_rotate_degrees")).set_value(30).run()  # whole degrees
     rotated_urls, rotated_captions = augmented(app)
-    assert all("rotate" in caption for caption in rotated_captions) and rotated_urls != no_cutout_urls
+    assert all("rotated" in caption for caption in rotated_captions) and rotated_urls != no_cutout_urls
+    assert [markdown.value for markdown in app.markdown][-4:] == ["**Original**", "**Draw 1**", "**Draw 2**",
+                                                                  "**Draw 3**"]  # the columns' headers
+    assert not app.sidebar.slider  # the controls are on the page, above the previews
 
     next(button for button in app.button if button.label == "Reseed").click().run()
     assert augmented(app)[0] != rotated_urls

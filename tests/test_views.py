@@ -216,10 +216,19 @@ def test_augmentation_preview_is_the_training_pipeline(synthetic_split):
     assert all(np.array_equal(a.images, b.images) for a, b in zip(previews, again))
     # captions name the values drawn, for the steps that are on only
     caption = previews[0].captions[0]
-    assert "crop shift (" in caption and "rotate" in caption and "cutout centre (" in caption
-    assert "jitter" not in caption and "mix" not in caption
-    mixed = augmentation.augmentation_preview(images, labels, {"mix": "mixup", "crop_padding": 0, "flip_p": 0.0}, 1, 0)
-    assert mixed[0].captions[0].startswith("mix λ=")
+    assert caption.startswith("shift (") and "rotated " in caption and "cutout at (" in caption
+    assert "×" not in caption and "λ" not in caption and "label" not in caption
+    # a jitter names only the factors switched on (no 'c×1.00, s×1.00')
+    bright = augmentation.augmentation_preview(images, labels, {"brightness": 0.2}, 1, 0)[0].captions[0]
+    assert "b×" in bright and "c×" not in bright and "s×" not in bright
+    # MixUp and CutMix show the label they mix, as training sees it
+    for mode in ("mixup", "cutmix"):
+        mixed = augmentation.augmentation_preview(images, labels, {"mix": mode, "crop_padding": 0, "flip_p": 0.0},
+                                                  1, 0)[0].captions
+        assert all(caption.startswith("λ=") and " · label " in caption for caption in mixed)
+        assert any("% " in caption.split(" · label ")[1] for caption in mixed)  # a partner other than itself
+    assert augmentation.mixed_label(np.array([0, 0, 0, 0.62, 0, 0.38, 0, 0, 0, 0])) == "62% cat + 38% dog"
+    assert augmentation.mixed_label(np.eye(10)[3]) == "cat"
     assert augmentation.augmentation_preview(images, labels, {"crop_padding": 0, "flip_p": 0.0}, 1, 0)[0].captions == \
         ["unchanged"] * 4
 
@@ -227,6 +236,9 @@ def test_augmentation_preview_is_the_training_pipeline(synthetic_split):
 def test_sliders_start_at_the_default_recipe_and_the_recipe_exports_for_training(tmp_path):
     assert augmentation.slider_spec("cutout_size") == {"min_value": 0, "max_value": 32, "default": 8, "step": 1,
                                                   "help": "side of the grey square cut out (0: off)"}
+    rotation = augmentation.slider_spec("rotate_degrees")  # whole degrees: shown as 0 / 45, not 0.00 / 45.00
+    assert (rotation["min_value"], rotation["max_value"], rotation["step"]) == (0, 45, 1)
+    assert all(isinstance(rotation[key], int) for key in ("min_value", "max_value", "step", "default"))
     assert augmentation.slider_spec("flip_p")["step"] == 0.05 and isinstance(augmentation.slider_spec("flip_p")["default"],
                                                                        float)
     augment = {**augmentation.default_augmentation(), "rotate_degrees": 12.0, "mix": "cutmix", "mix_alpha": 0.5}

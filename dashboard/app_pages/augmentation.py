@@ -9,7 +9,7 @@ from dashboard import sources, state, widgets
 from dashboard.views import augmentation
 
 MIX_MODES = ["none", "mixup", "cutmix"]
-SCALE = 5  # 32 px images drawn at 160 px, each pixel a crisp square
+SCALE = 8  # 32 px images sent at 256 px, each pixel a crisp square, then fitted to their column (never overlapping)
 LABELS = {
     "crop_padding": "Crop: padding (px)",
     "flip_p": "Flip probability",
@@ -33,8 +33,13 @@ def reseed() -> None:
     st.session_state["augment_draw_seed"] = st.session_state.get("augment_draw_seed", 0) + 1
 
 
-with st.sidebar:
-    st.header("Images (training split)")
+# The controls sit above the previews (in the sidebar, Reseed was off-screen at 900 px): images, augmentations, draws.
+controls = st.expander("Images, augmentations and draws", expanded=True, icon=":material/tune:")
+images_column, geometry_column, colour_column, mixing_column = controls.columns(4)
+STEP_COLUMNS = {"brightness": colour_column, "contrast": colour_column, "saturation": colour_column,
+                "mix": mixing_column, "mix_alpha": mixing_column}  # the rest: geometry
+with images_column:
+    st.markdown("**Images** (training split)")
     source = st.radio("Choose", [RANDOM_BATCH, BY_INDEX], horizontal=True,
                       **state.kept("augment_source", RANDOM_BATCH, [RANDOM_BATCH, BY_INDEX]))
     if source == RANDOM_BATCH:
@@ -49,20 +54,20 @@ with st.sidebar:
             st.error(str(error))
             st.stop()
 
-    st.header("Augmentations")
-    params = {}
-    for name in PARAMETERS:
+params = {}
+for name in PARAMETERS:
+    with STEP_COLUMNS.get(name, geometry_column):
         if name == "mix":
             params[name] = st.selectbox(LABELS.get(name, name), MIX_MODES, help=PARAMETERS[name][3],
                                         **state.kept(f"augment_{name}", augmentation.default_augmentation()[name],
-                                                       MIX_MODES))
+                                                     MIX_MODES))
             continue
         spec = augmentation.slider_spec(name)
         params[name] = st.slider(LABELS.get(name, name), min_value=spec["min_value"], max_value=spec["max_value"],
                                  step=spec["step"], help=spec["help"],
                                  **state.kept(f"augment_{name}", spec["default"]))
 
-    st.header("Draws")
+with mixing_column:
     draws = st.slider("Augmented draws per image", min_value=1, max_value=5, **state.kept("augment_draws", 3))
     draw_seed = st.number_input("Draw seed", min_value=0, step=1, **state.kept("augment_draw_seed", 0))
     st.button("Reseed", on_click=reseed, help="Draw new random values (the next seed)")
@@ -72,12 +77,15 @@ st.caption("Each row: a training image, then independent draws of `cifar_models.
            "(numbered from 0).")
 previews = sources.augmentation_preview(split.images[indices], split.labels[indices], params, int(draws),
                                         int(draw_seed))
+for column, header in zip(st.columns(1 + len(previews)),
+                          ["Original", *(f"Draw {number}" for number in range(1, len(previews) + 1))]):
+    column.markdown(f"**{header}**")
 for row, index in enumerate(indices):
     columns = st.columns(1 + len(previews))
-    columns[0].image(enlarge(split.images[index], SCALE), output_format="PNG", width=32 * SCALE,
+    columns[0].image(enlarge(split.images[index], SCALE), output_format="PNG", width="stretch",
                      caption=f"image {row}: #{index} · {data.classes[split.labels[index]]} (original)")
     for column, preview in zip(columns[1:], previews):
-        column.image(enlarge(preview.images[row], SCALE), output_format="PNG", width=32 * SCALE,
+        column.image(enlarge(preview.images[row], SCALE), output_format="PNG", width="stretch",
                      caption=preview.captions[row])
 
 st.subheader("The recipe training would use")

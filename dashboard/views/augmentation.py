@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from cifar_models.augment import PARAMETERS, AugmentPipeline, describe_draws, to_float_batch, to_uint8_images
+from cifar_models.augment import JITTERS, PARAMETERS, AugmentPipeline, describe_draws, to_float_batch, to_uint8_images
 from cifar_models.data import CLASSES
 from cifar_models.recipe import DEFAULT_RECIPE
 
@@ -45,6 +45,25 @@ _STEP_ACTIVE = {
 }
 
 
+# a caption's words per step, short enough for a 160-pixel column
+_CAPTION_WORDS = {
+    "crop": lambda words: words,  # "shift (+2, -3)"
+    "flip": lambda words: "flipped" if words == "yes" else "not flipped",
+    "rotate": lambda words: f"rotated {words}",
+    "jitter": lambda words: words,  # "b×1.08, s×0.93": the factors switched on
+    "cutout": lambda words: words.replace("centre", "cutout at"),
+    "mix": lambda words: words,  # "λ=0.62 with image 2"
+}
+
+
+def mixed_label(target: np.ndarray, classes: list[str] = CLASSES) -> str:
+    """A soft target in words: 'cat' or '62% cat + 38% dog'."""
+    order = [int(i) for i in np.argsort(-target) if target[i] > 0.005]
+    if len(order) == 1:
+        return classes[order[0]]
+    return " + ".join(f"{target[i]:.0%} {classes[i]}" for i in order)
+
+
 @dataclass(frozen=True)
 class AugmentedDraw:
     images: np.ndarray  # uint8 (N, H, W, 3)
@@ -59,6 +78,7 @@ def augmentation_preview(images: np.ndarray, labels: np.ndarray, params: dict, d
     """
     pipeline = AugmentPipeline.from_dict(params)
     active = [step for step, is_on in _STEP_ACTIVE.items() if is_on(pipeline.params)]
+    jitters = tuple(name for name in JITTERS if pipeline.params[name] > 0)
     generator = torch.Generator().manual_seed(seed)
     batch = to_float_batch(images)
     targets = torch.as_tensor(labels, dtype=torch.int64)
@@ -67,8 +87,11 @@ def augmentation_preview(images: np.ndarray, labels: np.ndarray, params: dict, d
         result = pipeline(batch, targets, num_classes=num_classes, generator=generator)
         captions = []
         for i in range(len(images)):
-            words = describe_draws(result.draws, i)
-            captions.append(" · ".join(f"{step} {words[step]}" for step in active if step in words) or "unchanged")
+            words = describe_draws(result.draws, i, jitters)
+            caption = " · ".join(_CAPTION_WORDS[step](words[step]) for step in active if step in words)
+            if "mix" in active:  # the label training sees: MixUp and CutMix mix the labels too
+                caption += f" · label {mixed_label(result.targets[i].numpy())}"
+            captions.append(caption or "unchanged")
         previews.append(AugmentedDraw(to_uint8_images(result.images), captions))
     return previews
 
@@ -83,8 +106,9 @@ def slider_spec(name: str) -> dict:
     default recipe's value."""
     _off, low, high, description = PARAMETERS[name]
     default = default_augmentation()[name]
-    whole = isinstance(low, int) and isinstance(high, int)
-    step = 1 if whole else (0.05 if high <= 5 else 1.0)
+    # pixels, and the rotation's degrees (a slider of 0 to 45 in steps of 1 that showed "0.00 / 45.00")
+    whole = (isinstance(low, int) and isinstance(high, int)) or high > 5
+    step = 1 if whole else 0.05
     cast = int if whole else float
     return {"min_value": cast(low), "max_value": cast(high), "default": cast(default), "step": cast(step),
             "help": description}
