@@ -1,6 +1,6 @@
 """The dashboard in a real browser: `streamlit run dashboard/Home.py` on a free local port, every page opened in
-headless Chromium (the system's, e.g. Debian's `chromium`, else Playwright's own; driven by Playwright), screenshots
-kept in a temporary folder. Without a Chromium these tests are skipped with a message saying how to install one
+headless Chromium (the system's, e.g. Debian's `chromium`, else Playwright's own; driven by Playwright) at 1440, 1280
+and 1024 px wide, its screenshots kept in artifacts/screenshots/ (git-ignored; CI keeps the folder as an artifact). Without a Chromium these tests are skipped with a message saying how to install one
 (scripts/setup_test_env.sh, which the README's test command runs); in CI, which installs one, they fail instead."""
 import os
 from pathlib import Path
@@ -18,6 +18,24 @@ from dashboard.browser import NO_CHROMIUM, RUN_FINISHED, chromium_executable, la
 # URL path -> the title the page shows; every page file that exists is covered.
 PAGES = {navigation.url_path(page): page.shown_title for page in navigation.available_pages()}
 EXCEPTION = '[data-testid="stException"]'
+SCREENSHOTS = Path(__file__).resolve().parents[1] / "artifacts" / "screenshots"
+LAYOUT_WIDTHS = (1440, 1280, 1024)  # a desktop and two laptops
+MIN_CHART_WIDTH = 240  # px: at 1024 no chart may collapse below this (the TTA chart was a sliver)
+# The page is drawn: no placeholder left, every image loaded, every chart's marks rendered.
+EVERYTHING_DRAWN = """() => (!document.querySelector('[data-testid="stSkeleton"], [data-testid="stSkeletonElement"]')
+  && [...document.images].every(image => image.complete && image.naturalWidth > 0)
+  && [...document.querySelectorAll('[data-testid="stVegaLiteChart"]')]
+       .every(chart => chart.querySelector('svg .role-mark')))"""
+# Each rendered chart's box, and the main column's right edge: a chart that is too narrow or runs off the page.
+MEASURE_CHARTS = """() => {
+  const main = document.querySelector('[data-testid="stMainBlockContainer"]').getBoundingClientRect();
+  return [...document.querySelectorAll('[data-testid="stVegaLiteChart"]')].map(chart => {
+    const box = (chart.querySelector('svg') || chart).getBoundingClientRect();
+    const title = chart.querySelector('.role-title-text');
+    return {title: title ? title.textContent : '', width: box.width, right: box.right, mainRight: main.right,
+            rendered: chart.querySelectorAll('.role-mark').length > 0};
+  });
+}"""
 
 
 @pytest.fixture(scope="module")
@@ -45,10 +63,10 @@ def browser(playwright):
 
 
 @pytest.fixture(scope="module")
-def screenshots(tmp_path_factory) -> Path:
-    folder = tmp_path_factory.mktemp("screenshots")
-    print(f"screenshots in {folder}")
-    return folder
+def screenshots() -> Path:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    print(f"screenshots in {SCREENSHOTS}")
+    return SCREENSHOTS
 
 
 def test_a_deep_link_on_a_fresh_server_goes_through_home(browser, app_url, trained_checkpoints):
@@ -66,16 +84,39 @@ def test_a_deep_link_on_a_fresh_server_goes_through_home(browser, app_url, train
 
 
 @pytest.mark.parametrize("path", PAGES, ids=lambda path: path or "home")
-def test_page_shows_its_title_and_no_exception(browser, app_url, screenshots, trained_checkpoints, path):
+def test_page_shows_its_title_and_no_exception(browser, app_url, trained_checkpoints, path):
     page = open_page(browser, app_url, path)
     try:
         expect(page.locator("h1").first).to_contain_text(PAGES[path])
-        page.screenshot(path=screenshots / f"{path or 'home'}.png")
         assert page.locator(EXCEPTION).count() == 0, page.locator(EXCEPTION).first.inner_text()
         note = page.get_by_test_id("stSidebar").inner_text()  # what is loaded, on every page
         assert str(trained_checkpoints) in note and "fingerprint" in note
     finally:
         page.close()
+
+
+@pytest.mark.parametrize("path", PAGES, ids=lambda path: path or "home")
+def test_page_layout_holds_at_laptop_widths(browser, app_url, screenshots, path):
+    """Each page at 1440, 1280 and 1024 px (screenshots kept); at 1024 every chart is at least MIN_CHART_WIDTH wide
+    and none runs past the main column's right edge."""
+    for width in LAYOUT_WIDTHS:
+        page = browser.new_page(viewport={"width": width, "height": 3600})
+        try:
+            page.goto(f"{app_url}/{path}")
+            page.wait_for_selector(RUN_FINISHED, timeout=120_000)
+            expect(page.locator("h1").first).to_contain_text(PAGES[path])
+            page.wait_for_function(EVERYTHING_DRAWN, timeout=60_000)
+            page.screenshot(path=screenshots / f"{path or 'home'}-{width}.png")
+            assert page.locator(EXCEPTION).count() == 0, page.locator(EXCEPTION).first.inner_text()
+            charts = page.evaluate(MEASURE_CHARTS)
+            if width == min(LAYOUT_WIDTHS):
+                narrow = [(chart["title"], round(chart["width"])) for chart in charts
+                          if chart["width"] < MIN_CHART_WIDTH]
+                assert not narrow, f"charts narrower than {MIN_CHART_WIDTH} px at {width} px: {narrow}"
+            clipped = [chart["title"] for chart in charts if chart["right"] > chart["mainRight"] + 1]
+            assert not clipped, f"charts running off the page at {width} px: {clipped}"
+        finally:
+            page.close()
 
 
 # ----------------------------------------------------------------------------------------------------------------

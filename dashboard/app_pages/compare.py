@@ -6,11 +6,13 @@ from cifar_models.models import model_title
 from dashboard import sources, state, widgets
 from dashboard.settings import checkpoint_root
 from dashboard.views import compare, evidence, live
-from dashboard.views.charts import SPLIT_ORDER, learning_curve_chart, model_colours, titled, titled_index
+from dashboard.views.charts import (SPLIT_ORDER, fixed_width, learning_curve_chart, model_colours, titled,
+                                    titled_index)
 from dashboard.views.common import ordered, provenance
 from dashboard.views.verdict import senet_verdict
 
 LIVE_REFRESH_SECONDS = 5
+PANEL_WIDTH = 300  # a chart's plotting width: two side by side at 1280 px, one under the other at 1024
 
 st.title("Compare")
 
@@ -74,49 +76,57 @@ st.markdown("**How each was made**  \n" + "  \n".join(f"{model_title(name)}: {pr
 
 st.subheader("Learning curves")
 curves = compare.learning_curves({name: record.history for name, record in shown.items()}, smoothing)
-loss_column, accuracy_column = st.columns(2)
-loss_column.altair_chart(learning_curve_chart(curves, "loss", chosen), width="stretch")
-accuracy_column.altair_chart(learning_curve_chart(curves, "accuracy", chosen), width="stretch")
+# Charts of a fixed width in rows that wrap: side by side where the page is wide, one under the other on a laptop.
+with st.container(horizontal=True):
+    for metric in ("loss", "accuracy"):
+        st.altair_chart(fixed_width(learning_curve_chart(curves, metric, chosen), PANEL_WIDTH), width="content")
 st.caption("Solid: train; dashed: validation. Faint lines are the raw values, bold ones smoothed.")
 
 st.subheader("Test accuracy")
-tta_column, class_column = st.columns([1, 2])
 tta = titled(compare.tta_accuracies(shown))
 evaluations = ["single view", "with TTA"]
-tta_column.altair_chart(alt.Chart(tta).mark_bar().encode(
-    x=alt.X("model:N", sort=titles, title=None),
-    xOffset=alt.XOffset("evaluation:N", sort=evaluations),
-    y=alt.Y("accuracy:Q", axis=alt.Axis(format="%")),
-    color=MODEL_COLOR,
+# horizontal bars: the models' names and both evaluations stay readable in a narrow column
+tta_bars = alt.Chart(tta).encode(
+    y=alt.Y("model:N", sort=titles, title=None),
+    yOffset=alt.YOffset("evaluation:N", sort=evaluations),
+    x=alt.X("accuracy:Q", axis=alt.Axis(format="%"), scale=alt.Scale(domain=[0, 1])),
+    tooltip=["model", "evaluation", alt.Tooltip("accuracy:Q", format=".2%")])
+st.altair_chart(fixed_width((tta_bars.mark_bar().encode(
+    color=MODEL_COLOR.legend(None),
     opacity=alt.Opacity("evaluation:N", sort=evaluations, scale=alt.Scale(domain=evaluations, range=[1.0, 0.5]),
-                        title="evaluation"),
-    tooltip=["model", "evaluation", alt.Tooltip("accuracy:Q", format=".2%")],
-).properties(title="Single view and with test-time augmentation (flip)", height=300))
+                        title="evaluation", legend=alt.Legend(orient="bottom")))
+    + tta_bars.mark_text(align="left", dx=3, fontSize=11).encode(text=alt.Text("accuracy:Q", format=".1%")))
+    .properties(title="Single view and with test-time augmentation (flip)", height=alt.Step(16)), PANEL_WIDTH),
+    width="content")
 per_class = titled(compare.per_class_accuracy(shown))
-class_column.altair_chart(alt.Chart(per_class).mark_bar().encode(
+st.altair_chart(alt.Chart(per_class).mark_bar().encode(
     x=alt.X("class:N", sort=None, title=None),
     xOffset=alt.XOffset("model:N", sort=titles),
     y=alt.Y("accuracy:Q", axis=alt.Axis(format="%")),
-    color=MODEL_COLOR,
+    color=MODEL_COLOR.legend(alt.Legend(orient="bottom", symbolOpacity=1)),
     tooltip=["model", "class", alt.Tooltip("accuracy:Q", format=".2%")],
-).properties(title="Per class", height=300))
+).properties(title="Per class", height=300), width="stretch")
 
 st.subheader("Confusion matrices")
-st.caption("Each row is a true class and sums to 100%: the share of its test images each model called each class.")
+st.caption("Each row is a true class and sums to 100: the percentage of its test images each model called each "
+           "class (rows: true class; columns: predicted).")
 confusion = compare.confusion_frames(shown)
-for column, name in zip(st.columns(len(shown)), shown):
-    cells = titled(confusion[confusion["model"] == name])
-    heatmap = alt.Chart(cells).encode(
-        x=alt.X("predicted:N", sort=None, title="predicted"),
-        y=alt.Y("true:N", sort=None, title="true"),
-        tooltip=["true", "predicted", "count", alt.Tooltip("fraction:Q", format=".1%")],
-    )
-    column.altair_chart((heatmap.mark_rect().encode(color=alt.Color("fraction:Q", scale=alt.Scale(domain=[0, 1]),
+with st.container(horizontal=True):
+    for name in shown:
+        cells = titled(confusion[confusion["model"] == name]).assign(percent=lambda frame: 100 * frame["fraction"])
+        heatmap = alt.Chart(cells).encode(
+            # every class label shown, angled, never thinned out; the cells hold whole percentages without the sign
+            x=alt.X("predicted:N", sort=None, title=None, axis=alt.Axis(labelAngle=-45, labelOverlap=False)),
+            y=alt.Y("true:N", sort=None, title=None, axis=alt.Axis(labelOverlap=False)),
+            tooltip=["true", "predicted", "count", alt.Tooltip("fraction:Q", format=".1%")],
+        )
+        st.altair_chart((heatmap.mark_rect().encode(color=alt.Color("fraction:Q", scale=alt.Scale(domain=[0, 1]),
                                                                      legend=None))
-                         + heatmap.mark_text(fontSize=9).encode(
-                             text=alt.Text("fraction:Q", format=".0%"),
+                         + heatmap.mark_text(fontSize=8).encode(
+                             text=alt.Text("percent:Q", format=".0f"),
                              color=alt.condition("datum.fraction > 0.5", alt.value("white"), alt.value("black"))))
-                        .properties(title=model_title(name), width=alt.Step(22), height=alt.Step(22)))
+                        .properties(title=model_title(name), width=alt.Step(24), height=alt.Step(20)),
+                        width="content")
 
 st.subheader("Cost")
 costs = compare.cost_table(shown)
@@ -124,16 +134,16 @@ costs = compare.cost_table(shown)
 st.dataframe(compare.cost_display(costs))
 st.caption("Latency: one image at a time. Training images/s: the median epoch (the first also pays for warm-up).")
 scatter_data = titled(costs.reset_index())
-macs_column, seconds_column = st.columns(2)
-for column, cost, scale in ((macs_column, "MACs per image", alt.Scale(type="log")),
-                            (seconds_column, "training seconds", alt.Scale(zero=False))):
+scatters = st.container(horizontal=True)
+for cost, scale in (("MACs per image", alt.Scale(type="log")), ("training seconds", alt.Scale(zero=False))):
     points = alt.Chart(scatter_data).encode(
         x=alt.X(f"{cost}:Q", scale=scale), y=alt.Y("test accuracy:Q", axis=alt.Axis(format="%"),
                                                    scale=alt.Scale(zero=False)),
         color=MODEL_COLOR, tooltip=["model", alt.Tooltip(f"{cost}:Q", format=",.0f"),
                                     alt.Tooltip("test accuracy:Q", format=".2%")])
-    column.altair_chart((points.mark_circle(size=120) + points.mark_text(dy=-12).encode(text="model:N"))
-                        .properties(title=f"Accuracy against {cost}", height=300))
+    scatters.altair_chart(fixed_width((points.mark_circle(size=120) + points.mark_text(dy=-12).encode(text="model:N"))
+                                      .properties(title=f"Accuracy against {cost}", height=300), PANEL_WIDTH),
+                          width="content")
 
 st.subheader("Calibration")
 bins = titled(compare.reliability(shown))
@@ -145,8 +155,8 @@ reliability_chart = alt.Chart(bins).mark_line(point=True).encode(
     y=alt.Y("accuracy:Q", scale=alt.Scale(domain=[0, 1]), axis=alt.Axis(format="%"), title="accuracy in the bin"),
     color=MODEL_COLOR, tooltip=["model", "count", alt.Tooltip("confidence:Q", format=".1%"),
                                 alt.Tooltip("accuracy:Q", format=".1%")])
-st.altair_chart((diagonal + reliability_chart).properties(title="Reliability diagram (15 confidence bins)",
-                                                          height=360, width=480))
+st.altair_chart(fixed_width((diagonal + reliability_chart).properties(title="Reliability diagram (15 confidence bins)",
+                                                                      height=360), PANEL_WIDTH), width="content")
 st.caption("On the dashed diagonal a model is as sure as it is right; below it, over-confident.")
 
 st.subheader("Recipes")

@@ -6,11 +6,13 @@ from cifar_models.augment import MEAN, STD
 from cifar_models.images import enlarge
 from dashboard import sources, state, widgets
 from dashboard.views import dataset
+from dashboard.views.charts import fixed_width
 
 PER_PAGE = 40
 GRID_SCALE = 3  # 32 px images drawn at 96 px
 ENLARGED_SCALE = 10
 ALL_CLASSES = "all classes"
+SPLIT_COLOURS = ("#4c78a8", "#f58518", "#54a24b")  # train, validation, test
 
 st.title("Dataset")
 data = widgets.require_data()
@@ -61,7 +63,8 @@ widgets.picture_grid([enlarge(split.images[i], GRID_SCALE) for i in shown],
                      width=32 * GRID_SCALE, action="Enlarge", on_pick=enlarge_image, key=f"dataset_grid_{split_name}")
 
 st.subheader("Enlarged")
-picture, facts = st.columns([1, 2])
+enlarged = st.container(horizontal=True, gap="medium")  # the facts wrap under, never over, the image
+picture, facts = enlarged.container(width="content"), enlarged.container(width=widgets.FACTS_WIDTH)
 picture.image(enlarge(split.images[chosen], ENLARGED_SCALE), output_format="PNG", width=32 * ENLARGED_SCALE)
 facts.markdown(f"**Index** {chosen} in the {dataset.SPLIT_TITLES[split_name]} split  \n"
                f"**Label** {data.classes[split.labels[chosen]]}  \n"
@@ -69,14 +72,14 @@ facts.markdown(f"**Index** {chosen} in the {dataset.SPLIT_TITLES[split_name]} sp
 
 st.subheader("Images per class")
 counts = dataset.class_distribution(data)
-bars = alt.Chart(counts).mark_bar().encode(
-    x=alt.X("class:N", sort=list(data.classes), title=None),
-    y=alt.Y("count:Q", title="images"),
-    color=alt.Color("split:N", legend=None),
-    tooltip=["split", "class", alt.Tooltip("count:Q", format=",")],
-).properties(width=200, height=220)
-st.altair_chart(bars.facet(column=alt.Column("split:N", sort=list(dataset.SPLIT_TITLES.values()), title=None))
-                .resolve_scale(y="independent"))
+# one chart per split (each on its own count scale), in a row that wraps at the page's width
+split_charts = st.container(horizontal=True)
+for colour, title in zip(SPLIT_COLOURS, dataset.SPLIT_TITLES.values()):
+    split_charts.altair_chart(fixed_width(alt.Chart(counts[counts["split"] == title]).mark_bar(color=colour).encode(
+        x=alt.X("class:N", sort=list(data.classes), title=None),
+        y=alt.Y("count:Q", title="images"),
+        tooltip=["split", "class", alt.Tooltip("count:Q", format=",")],
+    ).properties(title=title, height=200), 200), width="content")
 
 st.subheader("Per-channel mean and standard deviation")
 statistics = sources.channel_statistics(data, split_name)

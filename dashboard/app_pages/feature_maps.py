@@ -9,7 +9,7 @@ from cifar_models.images import colour_scale
 from cifar_models.models import model_title
 from dashboard import sources, state, widgets
 from dashboard.views import exemplars
-from dashboard.views.charts import tiles_colour_bar
+from dashboard.views.charts import fixed_width, tiles_colour_bar
 from dashboard.views.common import ordered
 
 TILE_PIXELS = 96
@@ -18,6 +18,7 @@ FILTER_PIXELS = 56
 IMAGE_SCALE = 6
 EXEMPLAR_SCALE = 3
 CLASS_AVERAGE_IMAGES = 100
+PROFILE_WIDTH = 260
 ROBUST_PERCENTILE = 99  # across models: each model's scale ends at the 1st and 99th percentile of its maps
 SCOPE_NOTES = {
     "map": "each map from its own lowest to its highest value (under each tile: its highest).",
@@ -114,22 +115,27 @@ else:
     classes = runs.records[model_name].classes
     tiles = exemplars.exemplar_tiles(found[exemplar_layer], channel, data.test.images, data.test.labels, classes,
                                      EXEMPLAR_SCALE)
-    examples_column, profile_column = st.columns([3, 2])
+    examples_and_profile = st.container(horizontal=True, gap="medium")  # the profile wraps under on a laptop
+    examples_column = examples_and_profile.container(width=3 * (EXEMPLAR_SCALE * 32 + 16))
+    profile_column = examples_and_profile.container(width="content")
     examples_column.caption(f"{exemplar_layer} #{channel}: the {len(tiles)} test images with the largest mean "
                             "activation (class · test index · activation)")
     examples_column.image([t.image for t in tiles], caption=[t.caption for t in tiles], output_format="PNG",
                           width=EXEMPLAR_SCALE * 32)
     profile = exemplars.class_profile(found[exemplar_layer], channel, classes)
-    profile_column.altair_chart(alt.Chart(profile).mark_bar().encode(
+    profile_column.altair_chart(fixed_width(alt.Chart(profile).mark_bar().encode(
         y=alt.Y("class:N", sort=None, title=None),
         x=alt.X("mean activation:Q", title="mean activation over the class's test images"),
         tooltip=["class", alt.Tooltip("mean activation:Q", format=".3g"), alt.Tooltip("share:Q", format=".1%")],
-    ).properties(title="Class profile", height=260), width="stretch")
+    ).properties(title="Class profile", height=260), PROFILE_WIDTH), width="content")
 
 st.subheader(f"The three models at {depth}")
 st.caption("The same image through each model, at its last block with this spatial resolution: each has downsampled "
            "the image as often, so the maps are comparable in scale.")
-for column, name in zip(st.columns(len(names)), names):
+SIDE_BY_SIDE_WIDTH = 4 * SMALL_TILE_PIXELS + 24  # four tiles a row; the models wrap to the next row on a laptop
+side_by_side_row = st.container(horizontal=True, gap="medium")
+for name in names:
+    column = side_by_side_row.container(width=SIDE_BY_SIDE_WIDTH)
     column.markdown(f"**{model_title(name)}**")
     if name not in side_by_side:
         column.caption(f"No block at {depth}.")
@@ -138,7 +144,8 @@ for column, name in zip(st.columns(len(names)), names):
     depth_tiles = explain.map_tiles(depth_maps, explain.top_channels(depth_maps, min(top_k or 8, 8)), scope,
                                     model_scales.get(name), SMALL_TILE_PIXELS)
     column.caption(f"{side_by_side[name]} · top {len(depth_tiles)} of {len(depth_maps)} channels")
-    column.altair_chart(tiles_colour_bar(depth_tiles[0].scale, per_map=scope == "map", width=160), width="content")
+    column.altair_chart(tiles_colour_bar(depth_tiles[0].scale, per_map=scope == "map", width=SIDE_BY_SIDE_WIDTH - 24),
+                        width="content")
     column.image([t.image for t in depth_tiles], caption=[t.caption() for t in depth_tiles],
                  output_format="PNG", width=SMALL_TILE_PIXELS)
 

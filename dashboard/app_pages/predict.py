@@ -15,6 +15,7 @@ from dashboard.views.common import ordered, provenance
 
 SEEN_SCALE = 8
 TOP_ROW_PIXELS = 36  # per class of the top-5 charts
+TOP_FIVE_WIDTH = 280
 GALLERY_SCALE = 3
 GALLERY_PER_PAGE = 24
 ANY_CLASS = "any class"
@@ -46,7 +47,8 @@ else:
         st.error(str(error))
         prepared = None
     if prepared is not None:
-        seen, facts = st.columns([1, 2])
+        seen_and_facts = st.container(horizontal=True, gap="medium")  # the facts wrap under, never over, the image
+        seen, facts = seen_and_facts.container(width="content"), seen_and_facts.container(width=widgets.FACTS_WIDTH)
         seen.image(enlarge(prepared.pixels, SEEN_SCALE), caption="What the models see (32x32)",
                    output_format="PNG", width=SEEN_SCALE * 32)
         left, top, right, bottom = prepared.crop_box
@@ -58,7 +60,9 @@ else:
                                              precision=SINGLE_IMAGE_PRECISION)[0]
                          for name, checkpoint in widgets.load_models(names).items()}
         top = explain.class_probability_table(probabilities, classes, top=5)
-        for column, name in zip(st.columns(len(probabilities)), probabilities):
+        top_fives = st.container(horizontal=True, gap="medium")  # wrap rather than squeeze on a laptop
+        for name in probabilities:
+            column = top_fives.container(width=TOP_FIVE_WIDTH)
             rows = top[top["model"] == name]
             column.markdown(f"**{model_title(name)}**: {rows['class'].iloc[0]}")
             bars = alt.Chart(rows).encode(

@@ -64,14 +64,16 @@ st.dataframe(titled_index(robustness.summary_table(results)), column_config={
 })
 corruption_order = [robustness.corruption_label(name) for name in CORRUPTION_NAMES]
 measured = [name for name in names if results.get(name)]
-for column, name in zip(st.columns(len(measured)), measured):
+grids = st.container(horizontal=True)  # side by side where they fit, else one under the other: never squeezed
+for name in measured:
     cells = alt.Chart(grid[grid["model"] == name]).encode(
         x=alt.X("severity:O", title="severity"),
         y=alt.Y("corruption:N", sort=corruption_order, title=None),
         tooltip=["corruption", "severity", alt.Tooltip("accuracy:Q", format=".1%")])
-    column.altair_chart((cells.mark_rect().encode(color=alt.Color("accuracy:Q", scale=alt.Scale(domain=[0, 1]),
+    grids.altair_chart((cells.mark_rect().encode(color=alt.Color("accuracy:Q", scale=alt.Scale(domain=[0, 1]),
                                                                   legend=None))
                          + cells.mark_text(fontSize=9).encode(
                              text=alt.Text("accuracy:Q", format=".0%"),
                              color=alt.condition("datum.accuracy > 0.5", alt.value("white"), alt.value("black"))))
-                        .properties(title=model_title(name), width=alt.Step(28), height=alt.Step(18)))
+                        .properties(title=model_title(name), width=alt.Step(28), height=alt.Step(18)),
+                        width="content")

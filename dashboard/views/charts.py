@@ -68,10 +68,10 @@ def colour_bar(scale: ColourScale, title: str, *, ends: tuple[str, str] | None =
         low_word, high_word = ends
         axis = alt.Axis(values=[scale.low, scale.high], title=title, grid=False, titleFontSize=11,
                         labelExpr=f"datum.value <= {scale.low} ? '{low_word}' : '{high_word}'")
-    return alt.Chart(cells).mark_rect().encode(
+    return fixed_width(alt.Chart(cells).mark_rect().encode(
         x=alt.X("from:Q", scale=alt.Scale(domain=[scale.low, scale.high], nice=False, zero=False), axis=axis),
         x2="to:Q", color=alt.Color("colour:N", scale=None),
-    ).properties(width=width, height=12, autosize=alt.AutoSizeParams(type="pad"))  # the axis below the bar
+    ).properties(height=12), width)
 
 
 ACTIVATION = "activation"
@@ -85,3 +85,12 @@ def tiles_colour_bar(scale: ColourScale, *, per_map: bool, width: int = 260) -> 
     ends = ("−largest |value|", "+largest") if scale.diverging else ("lowest", "highest")
     return colour_bar(ColourScale(-1.0 if scale.diverging else 0.0, 1.0, scale.diverging),
                       f"{ACTIVATION}: each map's own scale", ends=ends, width=width)
+
+
+def fixed_width(chart: alt.TopLevelMixin, width: int) -> alt.TopLevelMixin:
+    """``chart`` with a plotting area ``width`` pixels wide, its axes, legends and title around it (autosize "pad").
+
+    Shown with ``st.altair_chart(..., width="content")`` in a horizontal container, such charts sit side by side
+    where the page is wide and wrap to the next row where it is not, instead of being squeezed to a sliver.
+    """
+    return chart.properties(width=width, autosize=alt.AutoSizeParams(type="pad"))
