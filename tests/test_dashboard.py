@@ -10,9 +10,10 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from cifar_models.checkpoint import RECORD_FILE, find_checkpoints, read_record, write_json
+from cifar_models.models import model_title
 from dashboard import state
 from dashboard.views import compare
-from dashboard.views.common import format_percent
+from dashboard.views.common import format_count, format_percent, format_seconds
 from dashboard.views.home import model_card
 from dashboard.views.verdict import senet_verdict
 
@@ -71,30 +72,32 @@ def test_home_cards_show_the_records(open_app, trained_checkpoints):
 def test_compare_shows_the_numbers_of_the_records(open_app, trained_checkpoints):
     app = open_app("app_pages/compare.py", trained_checkpoints)
     records = records_of(trained_checkpoints)
-    costs = app.dataframe[0].value
-    assert list(costs.index) == list(records)
+    costs = app.dataframe[0].value  # a column per model (by title), a row per figure, written out
+    assert list(costs.columns) == [model_title(name) for name in records]
     for name, record in records.items():
-        assert costs.loc[name, "parameters"] == record.params and costs.loc[name, "MACs per image"] == record.macs
-        assert costs.loc[name, "training seconds"] == pytest.approx(record.train_seconds)
-        assert costs.loc[name, "test accuracy"] == pytest.approx(record.accuracy)
-        assert costs.loc[name, "TTA accuracy"] == pytest.approx(record.tta_accuracy)
-        assert costs.loc[name, "latency ms"] == pytest.approx(record.test.latency_ms)
+        column = costs[model_title(name)]
+        assert column["parameters"] == format_count(record.params) and column["multiply-accumulates per image"] == \
+            format_count(record.macs)
+        assert column["training time"] == format_seconds(record.train_seconds)
+        assert column["test accuracy"] == format_percent(record.accuracy)
+        assert column["with flip TTA"] == format_percent(record.tta_accuracy)
+        assert column["latency per image"] == f"{record.test.latency_ms:.2f} ms"
     assert format_percent(records["senet"].accuracy) in page_text(app)
     # with the data, the verdict rests on McNemar's test and the bootstrap interval (tests/test_evidence.py)
     assert '"By far" means a lead that is significant' in page_text(app) and "Holm-corrected p" in page_text(app)
-    assert list(app.dataframe[2].value.index) == list(records)  # the seeds table: one seed each here
+    assert list(app.dataframe[2].value.index) == [model_title(name) for name in records]  # the seeds table
 
     frames = chart_frames(app)
     curves = frames[0]  # the loss chart's data: the history, raw and smoothed
     per_class = next(frame for frame in frames if set(frame.columns) == {"model", "class", "accuracy"})
-    for name, record in records.items():
-        raw = curves.query(f"model == '{name}' and metric == 'loss' and split == 'validation'")["raw"]
+    for name, record in records.items():  # the charts name the models by title
+        raw = curves.query(f"model == '{model_title(name)}' and metric == 'loss' and split == 'validation'")["raw"]
         assert list(raw) == pytest.approx([row.val_loss for row in record.history])
-        shown = per_class.query(f"model == '{name}'")["accuracy"]
+        shown = per_class.query(f"model == '{model_title(name)}'")["accuracy"]
         assert list(shown) == pytest.approx(record.test.per_class_accuracy)
 
     recipes = app.dataframe[1].value
-    assert recipes.loc["lr", "senet"] == json.dumps(records["senet"].recipe.lr)
+    assert recipes.loc["lr", "SENet"] == json.dumps(records["senet"].recipe.lr)
     app.toggle(key=state.widget_key("compare_differences")).set_value(True).run()
     differing = compare.recipe_table(records, differences_only=True)
     if differing.empty:
@@ -109,11 +112,11 @@ def test_a_new_run_record_shows_up_without_a_restart(open_app, trained_checkpoin
         shutil.copy(folder / RECORD_FILE, tmp_path / folder.name / RECORD_FILE)
     app = open_app("app_pages/compare.py", tmp_path)
     record = read_record(tmp_path / "senet")
-    assert app.dataframe[0].value.loc["senet", "test accuracy"] == pytest.approx(record.accuracy)
+    assert app.dataframe[0].value.loc["test accuracy", "SENet"] == format_percent(record.accuracy)
     retrained = replace(record, test=replace(record.test, accuracy=0.987))  # as if SENet had been retrained
     write_json(tmp_path / "senet" / RECORD_FILE, retrained.to_json())
     app.run()
-    assert app.dataframe[0].value.loc["senet", "test accuracy"] == pytest.approx(0.987)
+    assert app.dataframe[0].value.loc["test accuracy", "SENet"] == "98.70%"
     assert "98.70%" in page_text(app)
 
 
@@ -128,7 +131,7 @@ def test_compare_smoothing_and_model_selector(open_app, trained_checkpoints):
 
     app.multiselect(key=state.widget_key("compare_models")).set_value(["senet", "plain_cnn"]).run()
     assert not app.exception
-    assert list(app.dataframe[0].value.index) == ["plain_cnn", "senet"]
+    assert list(app.dataframe[0].value.columns) == ["Plain CNN", "SENet"]  # the cost table, in display order
     assert set(chart_frames(app)[0]["model"]) == {"Plain CNN", "SENet"}  # the charts name models by title
 
 

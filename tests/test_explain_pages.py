@@ -167,7 +167,7 @@ def test_predict_gallery_pages_by_confidence_and_opens_one_in_attribution(open_a
     app = open_app(PREDICT, trained_checkpoints)
     app.sidebar.selectbox(key=MODEL_WIDGET).set_value("plain_cnn").run()
     record = read_record(trained_checkpoints / "plain_cnn")
-    predictions, confidence = record["test"]["predictions"], record["test"]["confidence"]
+    predictions, confidence = record.test.predictions, record.test.confidence
     wrong = misclassified(predictions, cifar.test.labels)
     by_confidence = sorted(wrong, key=lambda i: -confidence[i])
     gallery = [int(caption.split(" ")[0][1:]) for caption in image_captions(app) if caption.startswith("#")]

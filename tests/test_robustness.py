@@ -112,7 +112,7 @@ def test_robustness_page_degrades_the_same_images_and_maps_each_models_grid(open
     clean, degraded = app.get("image")[:2]  # each an st.image list
     assert len(clean.proto.imgs) == len(degraded.proto.imgs) == 10  # one test image per class, before and after
     predictions = app.dataframe[0].value
-    assert list(predictions.index) == ["true class", "plain_cnn", "rival"]
+    assert list(predictions.index) == ["true class", "Plain CNN", "rival"]  # by title (an unregistered name as is)
     assert all(cell[0] in "✓✗" for cell in predictions.loc["rival"])
     summary = app.dataframe[1].value
     record = read_robustness(checkpoints / "rival")

@@ -252,7 +252,7 @@ def test_sliders_start_at_the_default_recipe_and_the_recipe_exports_for_training
 def test_learning_curves_have_one_legend_of_titles_for_both_layers():
     """Both layers encode colour and dash with a legend (a layer with legend=None drops Vega-Lite's merged legend:
     the curves had none), the models by title in their registered colours, accuracy in percent."""
-    curves = compare.learning_curves(three(0.92), 0.6)
+    curves = compare.learning_curves({name: record.history for name, record in three(0.92).items()}, 0.6)
     spec = learning_curve_chart(curves, "accuracy", list(three(0.92))).to_dict()
     layers = spec["layer"]
     assert len(layers) == 2
