@@ -103,7 +103,7 @@ st.altair_chart(alt.Chart(per_class).mark_bar().encode(
     x=alt.X("class:N", sort=None, title=None),
     xOffset=alt.XOffset("model:N", sort=titles),
     y=alt.Y("accuracy:Q", axis=alt.Axis(format="%")),
-    color=MODEL_COLOR.legend(alt.Legend(orient="bottom", symbolOpacity=1)),
+    color=MODEL_COLOR,
     tooltip=["model", "class", alt.Tooltip("accuracy:Q", format=".2%")],
 ).properties(title="Per class", height=300), width="stretch")
 

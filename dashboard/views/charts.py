@@ -10,8 +10,9 @@ import pandas as pd
 from cifar_models.images import ColourScale
 from cifar_models.models import model_colour, model_title
 
-# Merged legends take their symbols from the first layer: drawn at full strength whatever that layer's opacity.
-LEGEND = alt.Legend(symbolOpacity=1)
+# Merged legends take their symbols from the first layer: drawn at full strength whatever that layer's opacity; under
+# the plot, so that two charts fit side by side at 1280 px.
+LEGEND = alt.Legend(symbolOpacity=1, orient="bottom", direction="vertical")
 SPLIT_ORDER = ["train", "validation"]
 
 
