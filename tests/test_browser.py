@@ -1,15 +1,21 @@
 """The dashboard in a real browser: `streamlit run dashboard/Home.py` on a free local port, every page opened in
 headless Chromium (the system's, e.g. Debian's `chromium`, else Playwright's own; driven by Playwright) at 1440, 1280
-and 1024 px wide, its screenshots kept in artifacts/screenshots/ (git-ignored; CI keeps the folder as an artifact). Without a Chromium these tests are skipped with a message saying how to install one
+and 1024 px wide, its screenshots kept in artifacts/screenshots/ (git-ignored; every run leaves them in its checkout). Without a Chromium these tests are skipped with a message saying how to install one
 (scripts/setup_test_env.sh, which the README's test command runs); in CI, which installs one, they fail instead."""
 import os
+import re
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 from PIL import Image
 from playwright.sync_api import expect, sync_playwright
 
+from cifar_models.checkpoint import find_checkpoints
 from cifar_models.recipe import load_recipe_file
+from conftest import REPO
 from dashboard import navigation
 # the helpers that serve the dashboard and drive Chromium, shared with the benchmark
 from dashboard.browser import NO_CHROMIUM, RUN_FINISHED, chromium_executable, launch_chromium, open_page, \
@@ -179,4 +185,73 @@ def test_compare_learning_curves_render_a_legend_of_the_models(browser, app_url)
             assert all(model in words for model in ("Plain CNN", "SENet", "Inception", "train", "validation")), words
         assert page.locator(EXCEPTION).count() == 0
     finally:
+        page.close()
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# The two features of "what a channel responds to" and "training now", on a copy of the trained checkpoints that this
+# module's own server reads (computing exemplars and training write into the folder; the other tests keep theirs).
+
+
+@pytest.fixture(scope="module")
+def writable_app(trained_checkpoints, tmp_path_factory):
+    """(URL, folder): the app served on a copy of the trained checkpoints' weights and records."""
+    folder = tmp_path_factory.mktemp("writable") / "checkpoints"
+    for name, source in find_checkpoints(trained_checkpoints).items():
+        (folder / name).mkdir(parents=True)
+        for file in ("model.safetensors", "run.json"):
+            shutil.copy(source / file, folder / name / file)
+    with serve_dashboard(folder, tmp_path_factory.mktemp("streamlit") / "streamlit.log") as url:
+        yield url, folder
+
+
+def test_feature_maps_shows_the_exemplars_of_a_channel(browser, writable_app, screenshots):
+    """Computed on the page's button, a channel's 9 most activating test images and its class profile are drawn."""
+    url, folder = writable_app
+    page = open_page(browser, url, "feature_maps")
+    try:
+        page.get_by_role("button", name=re.compile("Compute the exemplars of")).click()
+        main = page.get_by_test_id("stMain")
+        expect(main).to_contain_text("test images with the largest mean activation", timeout=300_000)
+        page.wait_for_selector(RUN_FINISHED, timeout=120_000)
+        assert list(folder.glob("*/exemplars.safetensors"))  # stored beside the checkpoint
+        caption = main.get_by_text("test images with the largest mean activation")
+        assert re.search(r"the 9 test images", caption.inner_text())
+        profile = page.get_by_test_id("stVegaLiteChart").filter(has_text="Class profile")
+        expect(profile.locator("svg .role-mark").first).to_be_attached()
+        caption.scroll_into_view_if_needed()
+        page.screenshot(path=screenshots / "feature_maps-exemplars.png")
+        assert page.locator(EXCEPTION).count() == 0
+    finally:
+        page.close()
+
+
+def test_compare_follows_a_training_run_live(browser, writable_app, screenshots):
+    """A real train_all.py started after Compare was opened: the page's "Training now" part appears and its epoch
+    count rises without a reload (the fragment reruns on its own every few seconds)."""
+    url, folder = writable_app
+    page = open_page(browser, url, "compare")
+    main = page.get_by_test_id("stMain")
+    assert "Training now" not in main.inner_text()
+    # more epochs than the test waits for: the run is still going when it is killed at the end
+    training = subprocess.Popen(
+        [sys.executable, "scripts/train_all.py", "--models", "plain_cnn", "--subset", "1000", "--epochs", "500",
+         "--device", "cpu", "--precision", "fp32", "--out", str(folder), "--fresh", "--quiet"],
+        cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        expect(main).to_contain_text("Training now", timeout=300_000)
+        status = main.get_by_text(re.compile(r"Plain CNN: epoch [1-9]\d* of 500 done"))
+        expect(status).to_be_visible(timeout=300_000)
+        first = int(re.search(r"epoch (\d+) of", status.inner_text()).group(1))
+        expect(main.get_by_text(re.compile(rf"Plain CNN: epoch (?!{first} )\d+ of 500 done"))).to_be_visible(
+            timeout=300_000)  # a later epoch, shown without reloading the page
+        chart = page.get_by_test_id("stVegaLiteChart").filter(has_text="Accuracy per epoch, so far")
+        expect(chart.locator("svg .role-mark").first).to_be_attached(timeout=60_000)
+        main.get_by_text("Training now").scroll_into_view_if_needed()
+        page.screenshot(path=screenshots / "compare-training-now.png")
+        assert page.locator(EXCEPTION).count() == 0
+        assert training.poll() is None, training.stderr.read()[-2000:]
+    finally:
+        training.kill()
+        training.wait()
         page.close()

@@ -6,7 +6,7 @@ from cifar_models.models import model_title
 from dashboard import sources, state, widgets
 from dashboard.settings import checkpoint_root
 from dashboard.views import compare, evidence, live
-from dashboard.views.charts import (SPLIT_ORDER, fixed_width, learning_curve_chart, model_colours, titled,
+from dashboard.views.charts import (fixed_width, learning_curve_chart, model_colours, titled,
                                     titled_index)
 from dashboard.views.common import ordered, provenance
 from dashboard.views.verdict import senet_verdict
@@ -31,14 +31,9 @@ def training_now() -> None:
     if not so_far:
         st.caption("The first epoch is under way: its curves appear when it ends.")
         return
-    curves = compare.learning_curves(so_far, 0.0)
-    accuracy = titled(curves[curves["metric"] == "accuracy"])
-    st.altair_chart(alt.Chart(accuracy).mark_line(point=True).encode(
-        x=alt.X("epoch:Q", axis=alt.Axis(tickMinStep=1)),
-        y=alt.Y("raw:Q", title="accuracy", axis=alt.Axis(format="%")),
-        color=model_colours(list(so_far)), strokeDash=alt.StrokeDash("split:N", sort=SPLIT_ORDER, title="split"),
-        tooltip=["model", "split", "epoch", alt.Tooltip("raw:Q", format=".2%")],
-    ).properties(title="Accuracy per epoch, so far", height=260), width="stretch")
+    curves = compare.learning_curves(so_far, 0.0)  # unsmoothed: the raw values as they come
+    chart = learning_curve_chart(curves, "accuracy", list(so_far)).properties(title="Accuracy per epoch, so far")
+    st.altair_chart(fixed_width(chart, 2 * PANEL_WIDTH), width="content")
 
 
 training_now()
