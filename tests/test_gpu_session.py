@@ -14,7 +14,7 @@ from cifar_models import MODELS
 from cifar_models.checkpoint import load_checkpoint
 
 pytestmark = pytest.mark.slow
-STEPS = ["env", "install", "data", "smoke", "train", "pack", "evaluate", "benchmark"]
+STEPS = ["env", "install", "data", "smoke", "train", "pack", "evaluate", "benchmark", "seeds", "pack-seeds"]
 
 
 def _rehearse(out, **environment):
@@ -32,7 +32,8 @@ def test_the_rehearsal_runs_every_step_and_brings_back_what_the_session_must(tmp
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
     assert _step_statuses(out) == {step: "0" for step in STEPS}
     brought_back = sorted(path.name for path in out.iterdir() if not path.name.startswith("checkpoints.tar.gz."))
-    assert brought_back == ["benchmark_training.json", "evaluate.jsonl", "session.log", "steps.txt"]
+    assert brought_back == ["benchmark_training.json", "evaluate.jsonl", "seed-records.tar.gz", "session.log",
+                            "steps.txt"]
     # What the device tool brings back: at most 8 files of at most 16 MiB (the weights alone are 39 MB in fp16).
     assert len(list(out.iterdir())) <= 8 and all(path.stat().st_size <= 16 << 20 for path in out.iterdir())
     log = (out / "session.log").read_text()
@@ -51,6 +52,13 @@ def test_the_rehearsal_runs_every_step_and_brings_back_what_the_session_must(tmp
         assert evaluations[name]["n"] == record.test.n == 100
         assert evaluations[name]["accuracy"] == pytest.approx(record.accuracy, abs=0.02)
 
+    # seeds 1 and 2: their run records only, laid out as train_all.py --seeds lays them out
+    with tarfile.open(out / "seed-records.tar.gz") as tar:
+        assert sorted(tar.getnames()) == sorted(f"seeds/{folder}{name}/run.json" for folder in ("", "seed-1/")
+                                                for name in MODELS)
+        records = [json.load(tar.extractfile(member)) for member in tar.getmembers()]
+    assert sorted(record["recipe"]["seed"] for record in records) == [1, 1, 1, 2, 2, 2]
+
     benchmark = json.loads((out / "benchmark_training.json").read_text())
     assert list(benchmark["models"]) == ["plain_cnn"] and benchmark["plain_cnn_speedup"] > 0
 
@@ -61,7 +69,7 @@ def test_a_failing_step_fails_the_rehearsal_and_the_later_steps_still_report(tmp
     assert result.returncode == 1
     statuses = _step_statuses(out)
     assert [statuses[step] for step in STEPS[:4]] == ["0", "0", "2", "2"]  # the smoke run still ran, and said why
-    assert [statuses[step] for step in STEPS[4:]] == ["skipped"] * 4  # the long steps would fail the same way
+    assert [statuses[step] for step in STEPS[4:]] == ["skipped"] * 6  # the long steps would fail the same way
     assert "---- data failed" in result.stdout and "---- smoke failed" in result.stdout
     assert str(tmp_path / "no-data-here") in result.stdout
 
