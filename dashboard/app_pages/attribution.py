@@ -19,13 +19,13 @@ EXPLAINED_KEY = "attribution_explained"  # the settings explained in this sessio
 EXPLAIN_REQUESTED = "attribution_explain_requested"
 
 st.title("Attribution")
-with st.spinner("Loading captum, the attribution library (the first visit only)…"):
-    from cifar_models import attribution  # seconds to import: under the title and a spinner, not a blank page
-runs = widgets.require_records()
-names = list(ordered(runs.records))
-classes = runs.records[names[0]].classes
-chosen = widgets.choose_image("attribution")
-models = widgets.load_models(names, sources.load_explainable_model)
+with st.spinner("Loading captum and the models (the first visit only)…"):  # seconds: not a blank page meanwhile
+    from cifar_models import attribution
+    runs = widgets.require_records()
+    names = list(ordered(runs.records))
+    classes = runs.records[names[0]].classes
+    chosen = widgets.choose_image("attribution")
+    models = widgets.load_models(names, sources.load_explainable_model)
 names = list(models)
 depths = explain.comparable_depths({name: model.inspectable_layers() for name, model in models.items()})
 
