@@ -131,7 +131,7 @@ def test_attribution_runs_on_the_button_only(open_app, trained_checkpoints):
     # Settings explained before come back without the button, the same figures (cached, not computed again).
     app.sidebar.selectbox[0].set_value("each model's prediction").run()
     assert not app.info
-    pd.testing.assert_frame_equal(app.dataframe[0].value, faithfulness)
+    pd.testing.assert_frame_equal(app.dataframe[1].value, faithfulness)
 
 
 def test_attribution_other_methods_baseline_and_layer(open_app, trained_checkpoints):

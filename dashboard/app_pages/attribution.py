@@ -7,7 +7,6 @@ from cifar_models import explain, images
 from cifar_models.images import enlarge
 from cifar_models.models import model_title
 from dashboard import sources, state, widgets
-from dashboard.views import attribution as trust
 from dashboard.views.charts import model_colours
 from dashboard.views.common import ordered
 
@@ -21,6 +20,7 @@ EXPLAIN_REQUESTED = "attribution_explain_requested"
 st.title("Attribution")
 with st.spinner("Loading captum and the models (the first visit only)…"):  # seconds: not a blank page meanwhile
     from cifar_models import attribution
+    from dashboard.views import attribution as trust  # imports captum too
     runs = widgets.require_records()
     names = list(ordered(runs.records))
     classes = runs.records[names[0]].classes
