@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import copy
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from typing import Callable
 
@@ -22,7 +23,7 @@ from torch import nn
 from torchvision.transforms.functional import gaussian_blur
 
 from .augment import denormalize, model_input, normalize, to_uint8_images
-from .explain import deepest_block
+from .explain import deepest_block, intra_op_threads
 from .images import ColourScale, colour_scale
 from .models.base import CifarNet, evaluating
 
@@ -258,13 +259,22 @@ class Faithfulness:
         return self.top_drop - self.random_drop
 
 
-def faithfulness(model: CifarNet, image: np.ndarray, target: int, heatmap: np.ndarray, fraction: float = 0.1,
-                 random_draws: int = 8, seed: int = 0) -> Faithfulness:
-    """Remove the ``fraction`` of pixels ``heatmap`` ranks highest and compare with random removals."""
-    masks = np.concatenate([top_pixels_mask(heatmap, fraction)[None],
-                            random_pixel_masks(heatmap.shape, fraction, random_draws, seed)])
+def faithfulness(model: CifarNet, image: np.ndarray, target: int, heatmaps: dict[str, np.ndarray],
+                 fraction: float = 0.1, random_draws: int = 8, seed: int = 0) -> dict[str, Faithfulness]:
+    """For each of ``heatmaps`` (name -> (H, W) map of one image): remove the ``fraction`` of pixels it ranks highest
+    and compare with random removals.
+
+    The random removals are the same for every map, so they go through the model once, in the same batch as every
+    map's own removal.
+    """
+    if not heatmaps:
+        return {}
+    shape = next(iter(heatmaps.values())).shape
+    masks = np.concatenate([np.stack([top_pixels_mask(heatmap, fraction) for heatmap in heatmaps.values()]),
+                            random_pixel_masks(shape, fraction, random_draws, seed)])
     drops = score_drops(model, image, target, masks)
-    return Faithfulness(float(drops[0]), float(drops[1:].mean()), fraction)
+    random_drop = float(drops[len(heatmaps):].mean())
+    return {name: Faithfulness(float(drop), random_drop, fraction) for name, drop in zip(heatmaps, drops)}
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -286,30 +296,41 @@ def class_probabilities(model: CifarNet, image: np.ndarray) -> np.ndarray:
         return torch.softmax(model(model_input(image[None], device))[0].float(), 0).cpu().numpy()
 
 
-def explain_image(models: dict[str, CifarNet], image: np.ndarray, methods: list[str], target: int | None = None,
-                  options: AttributionOptions = AttributionOptions(), grad_cam_layers: dict[str, str] | None = None,
-                  progress: Callable[[float, str], None] | None = None) -> dict[str, ModelExplanation]:
-    """Every method for every model on one image, with faithfulness scores.
+def explain_model(model: CifarNet, image: np.ndarray, methods: list[str], target: int | None = None,
+                  options: AttributionOptions = AttributionOptions()) -> ModelExplanation:
+    """Every method for one model on one image, with their faithfulness scores (``target`` None: its prediction)."""
+    probabilities = class_probabilities(model, image)
+    explanation = ModelExplanation(probabilities, int(probabilities.argmax()) if target is None else target)
+    for method in methods:
+        explanation.attributions[method] = attribute(model, image, explanation.target, method, options)
+    heatmaps = {method: found.heatmap for method, found in explanation.attributions.items()}
+    explanation.faithfulness = faithfulness(model, image, explanation.target, heatmaps)
+    return explanation
 
-    ``target`` None explains each model's own prediction; ``grad_cam_layers`` picks Grad-CAM's layer per model
-    (e.g. from :func:`cifar_models.explain.comparable_depths`); ``progress(fraction, what)`` is told after each step.
+
+def explain_image(models: dict[str, CifarNet], image: np.ndarray, methods: list[str], target: int | None = None,
+                  options: AttributionOptions = AttributionOptions(),
+                  grad_cam_layers: dict[str, str] | None = None) -> dict[str, ModelExplanation]:
+    """:func:`explain_model` for every model on one image, the models side by side in threads of their own.
+
+    ``grad_cam_layers`` picks Grad-CAM's layer per model (e.g. from :func:`cifar_models.explain.comparable_depths`).
+    Each model gets an equal share of the caller's intra-op threads (one each on 2 cores): models that do not wait
+    for each other keep both cores busy, and when another process holds one core they share the other one instead
+    of every small operation waiting for its half on the held core (:func:`intra_op_threads`).
     """
-    results: dict[str, ModelExplanation] = {}
-    steps, done = len(models) * len(methods), 0
-    for model_name, model in models.items():
-        probabilities = class_probabilities(model, image)
-        explanation = ModelExplanation(probabilities, int(probabilities.argmax()) if target is None else target)
-        layer = (grad_cam_layers or {}).get(model_name)
-        model_options = options if layer is None else replace(options, grad_cam_layer=layer)
-        for method in methods:
-            result = attribute(model, image, explanation.target, method, model_options)
-            explanation.attributions[method] = result
-            explanation.faithfulness[method] = faithfulness(model, image, explanation.target, result.heatmap)
-            done += 1
-            if progress is not None:
-                progress(done / steps, f"{model_name}: {METHODS[method].title}")
-        results[model_name] = explanation
-    return results
+    if not models:
+        return {}
+    share = max(1, torch.get_num_threads() // len(models))
+
+    def explain_one(name: str) -> ModelExplanation:
+        layer = (grad_cam_layers or {}).get(name)
+        with intra_op_threads(share):
+            return explain_model(models[name], image, methods, target,
+                                 options if layer is None else replace(options, grad_cam_layer=layer))
+
+    # The caller's block is left last, so its count is the one restored whatever order the workers end in.
+    with intra_op_threads(share), ThreadPoolExecutor(max_workers=len(models)) as pool:
+        return dict(zip(models, pool.map(explain_one, models)))
 
 
 def denormalised_image(image: np.ndarray) -> np.ndarray:

@@ -1,6 +1,6 @@
 """Where the pages' data comes from, each loader cached: the CIFAR-10 copy, the run records, the checkpoints (plain
 and as captum needs them), and what is computed once per data set or per input (channel statistics, augmentation
-previews, SE class averages, prepared uploads).
+previews, SE class averages, prepared uploads, attribution panels).
 
 cache_resource for what every session only reads (the data set, models); cache_data for arrays and tables.
 """
@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -26,6 +27,9 @@ from cifar_models.run_record import RunRecord
 from cifar_models.uploads import PreparedImage, prepare_upload
 from dashboard.settings import checkpoint_root, data_location, train_command
 from dashboard.views import augmentation, dataset, evidence, robustness
+
+if TYPE_CHECKING:  # captum takes seconds to import: only the pages that explain import it, when they need it
+    from cifar_models.attribution import AttributionOptions, ModelExplanation
 
 # ----------------------------------------------------------------------------------------------------------------
 # Data
@@ -105,13 +109,17 @@ def _cached_checkpoint(folder: str, stamp: tuple) -> LoadedCheckpoint:  # the st
     return load_checkpoint(folder)
 
 
+def _checkpoint_stamp(folder: Path) -> tuple[int, int]:
+    """When the run record and the weights last changed: part of the cache key of whatever is made from them."""
+    return _modified(folder / RECORD_FILE), _modified(folder / WEIGHTS_FILE)
+
+
 def load_model(name: str) -> LoadedCheckpoint:
     """The model ``name`` from the checkpoints folder, in eval mode on the CPU; CheckpointError says what to run."""
     folder = checkpoint_root() / name
     if not (folder / RECORD_FILE).is_file():
         raise CheckpointError(f"No checkpoint for {name} in {folder.resolve()}. Create it with `{train_command()}`.")
-    stamp = (_modified(folder / RECORD_FILE), _modified(folder / WEIGHTS_FILE))
-    return _cached_checkpoint(str(folder), stamp)
+    return _cached_checkpoint(str(folder), _checkpoint_stamp(folder))
 
 
 @st.cache_resource(show_spinner="Preparing the model for captum…", max_entries=6)
@@ -125,6 +133,26 @@ def load_explainable_model(name: str) -> nn.Module:
     """``load_model(name)``'s model as captum needs it (eval mode, fresh non-inplace ReLUs), made once per run."""
     checkpoint = load_model(name)
     return _explainable_model(checkpoint, str(checkpoint.directory), checkpoint.record.created)
+
+
+@st.cache_data(show_spinner="Explaining the image with each model and method…", show_time=True, max_entries=32)
+def _explanations(checkpoints: tuple, pixels: np.ndarray, methods: tuple[str, ...], target: int | None,
+                  options: AttributionOptions, grad_cam_layers: tuple, _models: dict[str, nn.Module]
+                  ) -> dict[str, ModelExplanation]:  # the checkpoints' stamps stand for _models in the cache key
+    from cifar_models.attribution import explain_image
+
+    return explain_image(_models, pixels, list(methods), target, options, dict(grad_cam_layers))
+
+
+def explanations(models: dict[str, nn.Module], pixels: np.ndarray, methods: list[str], target: int | None,
+                 options: AttributionOptions, grad_cam_layers: dict[str, str]) -> dict[str, ModelExplanation]:
+    """The Attribution panel (:func:`cifar_models.attribution.explain_image`) of ``models``, loaded by
+    :func:`load_explainable_model`, computed once per checkpoints, image and settings: redrawing with another
+    opacity, coming back to an image or opening it in another tab costs nothing."""
+    checkpoints = tuple((str(checkpoint_root() / name), _checkpoint_stamp(checkpoint_root() / name))
+                        for name in models)
+    return _explanations(checkpoints, pixels, tuple(methods), target, options, tuple(sorted(grad_cam_layers.items())),
+                         models)
 
 
 @st.cache_data(show_spinner="Averaging the SE gates over the class's test images…", max_entries=32)

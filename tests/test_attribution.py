@@ -1,11 +1,14 @@
 """Attributions with captum on trained checkpoints and real test images."""
 from __future__ import annotations
 
+import threading
+
 import numpy as np
 import pytest
 import torch
 from torch import nn
 
+from cifar_models import MODELS
 from cifar_models.attribution import (BASELINES, METHODS, AttributionError, AttributionOptions, attribute,
                                       baseline_for, class_probabilities, default_grad_cam_layer, denormalised_image,
                                       explain_image, explainable_copy, faithfulness, random_pixel_masks, score_drops,
@@ -164,11 +167,17 @@ def test_faithfulness_compares_with_random_removal(plain, images):
     assert mask.sum() == 102 and heatmap[mask].min() >= heatmap[~mask].max()
     randoms = random_pixel_masks((32, 32), 0.1, 8, seed=0)
     assert randoms.shape == (8, 32, 32) and (randoms.sum((1, 2)) == 102).all()
-    result = faithfulness(plain, image, target, heatmap, random_draws=8, seed=0)
-    drops = score_drops(plain, image, target, np.concatenate([mask[None], randoms]))
-    assert result.top_drop == pytest.approx(float(drops[0]), abs=1e-6)
-    assert result.random_drop == pytest.approx(float(drops[1:].mean()), abs=1e-6)
-    assert result.score == pytest.approx(result.top_drop - result.random_drop)
+    saliency = attribute(plain, image, target, "saliency").heatmap
+    scores = faithfulness(plain, image, target, {"grad_cam": heatmap, "saliency": saliency}, random_draws=8, seed=0)
+    drops = score_drops(plain, image, target, np.concatenate([mask[None], top_pixels_mask(saliency, 0.1)[None],
+                                                              randoms]))
+    for row, name in enumerate(("grad_cam", "saliency")):  # each map's own removal, the same random ones
+        assert scores[name].top_drop == pytest.approx(float(drops[row]), abs=1e-6)
+        assert scores[name].random_drop == pytest.approx(float(drops[2:].mean()), abs=1e-6)
+        assert scores[name].score == pytest.approx(scores[name].top_drop - scores[name].random_drop)
+    alone = faithfulness(plain, image, target, {"grad_cam": heatmap})["grad_cam"]
+    assert alone.top_drop == pytest.approx(scores["grad_cam"].top_drop, abs=1e-6), "the batch changes no score"
+    assert faithfulness(plain, image, target, {}) == {}
 
 
 def test_overlay_keeps_the_image_where_there_is_no_evidence(images):
@@ -188,11 +197,9 @@ def test_overlay_keeps_the_image_where_there_is_no_evidence(images):
 def test_the_panel_explains_each_models_prediction(trained_checkpoints, images):
     models = {name: explainable_copy(load_checkpoint(trained_checkpoints / name).model)
               for name in ("plain_cnn", "senet", "inception")}
-    seen = []
     methods = ["integrated_gradients", "grad_cam", "saliency"]
-    results = explain_image(models, images[5], methods, progress=lambda fraction, what: seen.append(fraction),
-                            grad_cam_layers={"senet": "stage3.block2"})
-    assert seen[-1] == 1.0 and len(seen) == 9
+    results = explain_image(models, images[5], methods, grad_cam_layers={"senet": "stage3.block2"})
+    assert list(results) == list(models)
     for name, explanation in results.items():
         assert explanation.target == int(explanation.probabilities.argmax())
         assert set(explanation.attributions) == set(explanation.faithfulness) == set(methods)
@@ -200,3 +207,43 @@ def test_the_panel_explains_each_models_prediction(trained_checkpoints, images):
     assert results["plain_cnn"].attributions["grad_cam"].layer == default_grad_cam_layer(models["plain_cnn"])
     chosen = explain_image({"plain_cnn": models["plain_cnn"]}, images[5], ["saliency"], target=9)
     assert chosen["plain_cnn"].target == 9
+
+
+def test_the_panel_gives_each_model_its_share_of_threads_and_the_same_results(untrained_checkpoints, images):
+    """explain_image runs each model in a worker thread on its share of the caller's intra-op threads; the maps and
+    scores are those of each method computed alone, one after another, with all of the caller's threads."""
+    models = {name: explainable_copy(load_checkpoint(untrained_checkpoints / name).model) for name in MODELS}
+    methods = ["integrated_gradients", "grad_cam", "saliency"]
+    caller, caller_threads = threading.get_ident(), torch.get_num_threads()
+    ran_with: dict[str, set[tuple[int, int]]] = {name: set() for name in models}  # (thread, its intra-op threads)
+
+    def record(name):
+        return lambda *_: ran_with[name].add((threading.get_ident(), torch.get_num_threads()))
+
+    handles = [model.register_forward_hook(record(name)) for name, model in models.items()]
+    try:
+        panel = explain_image(models, images[6], methods)
+    finally:
+        for handle in handles:
+            handle.remove()
+    assert torch.get_num_threads() == caller_threads, "the caller's count is given back"
+    for name, calls in ran_with.items():
+        assert {threads for _, threads in calls} == {max(1, caller_threads // len(models))}, name
+        assert caller not in {thread for thread, _ in calls}, name
+
+    for name, model in models.items():
+        explained = panel[name]
+        for method in methods:
+            alone = attribute(model, images[6], explained.target, method)
+            np.testing.assert_allclose(explained.attributions[method].heatmap, alone.heatmap, rtol=1e-4, atol=1e-6,
+                                       err_msg=f"{name} {method}")
+            if method == "integrated_gradients":
+                assert explained.attributions[method].delta == pytest.approx(alone.delta, rel=1e-4, abs=1e-6)
+            scored = faithfulness(model, images[6], explained.target, {method: alone.heatmap})[method]
+            assert explained.faithfulness[method].top_drop == pytest.approx(scored.top_drop, abs=1e-5)
+            assert explained.faithfulness[method].random_drop == pytest.approx(scored.random_drop, abs=1e-5)
+
+    with pytest.raises(AttributionError, match="SE gate"):  # a worker's error reaches the caller
+        explain_image(models, images[6], ["grad_cam"], grad_cam_layers={"senet": "stage1.block1.gate"})
+    assert torch.get_num_threads() == caller_threads
+    assert explain_image({}, images[6], methods) == {}

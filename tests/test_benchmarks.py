@@ -1,5 +1,7 @@
 """The benchmark scripts run end to end (their figures are printed, never asserted: see the README)."""
 import json
+import re
+from pathlib import Path
 
 from conftest import run_script
 
@@ -27,3 +29,27 @@ def test_upload_benchmark_measures_a_large_sixteen_bit_png():
     assert figures["mode"] == "I;16" and figures["decoded_bytes"] == 1500 * 1500 * 2
     assert figures["seconds"] > 0 and figures["added_over_decoded"] == figures["added_bytes"] / figures["decoded_bytes"]
     assert "1500x1500 16-bit PNG" in result.stdout and "prepare_upload added" in result.stdout
+
+
+def busy_loops() -> list[str]:
+    """The processes running benchmark_explain.py's busy loop, by pid."""
+    found = []
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            if b"while True: pass" in cmdline.read_bytes():
+                found.append(cmdline.parent.name)
+        except OSError:  # the process ended while being listed
+            pass
+    return found
+
+
+def test_explain_benchmark_measures_idle_and_with_one_core_busy(cifar, untrained_checkpoints):
+    result = run_script("scripts/benchmark_explain.py", "--checkpoints", str(untrained_checkpoints), "--repeats", "1")
+    panel = re.findall(r"^  (idle|one core busy) +(\d+\.\d+) s  (within target|OVER TARGET)$", result.stdout, re.M)
+    assert [condition for condition, _, _ in panel] == ["idle", "one core busy"], result.stdout
+    assert all(float(seconds) > 0 for _, seconds, _ in panel)
+    assert re.search(r"^ +layer +idle +one core busy$", result.stdout, re.M), "feature maps both ways too"
+    assert busy_loops() == [], "the busy loop is stopped when the script ends"
+
+    refused = run_script("scripts/benchmark_explain.py", "--repeats", "0", check=False)
+    assert refused.returncode == 2 and "--repeats must be at least 1" in refused.stderr

@@ -8,10 +8,20 @@ import torch
 from cifar_models.augment import model_input
 from cifar_models.checkpoint import load_checkpoint, read_record
 from cifar_models.explain import (branch_shares, class_probability_table, comparable_depths, excitation_gates,
-                                  feature_maps, filter_images, first_convolution, gate_comparison, map_tiles,
-                                  misclassified, top_channels)
+                                  feature_maps, filter_images, first_convolution, gate_comparison, intra_op_threads,
+                                  map_tiles, misclassified, top_channels)
 from cifar_models.images import ColourScale, colour_scale
 from cifar_models.models.plain_cnn import ConvBlock
+
+
+def test_intra_op_threads_are_given_back():
+    before = torch.get_num_threads()
+    with intra_op_threads(before + 1):
+        assert torch.get_num_threads() == before + 1
+    assert torch.get_num_threads() == before
+    with pytest.raises(RuntimeError, match="inside"), intra_op_threads(before + 1):
+        raise RuntimeError("fails inside")
+    assert torch.get_num_threads() == before
 
 
 @pytest.fixture(scope="module")

@@ -6,6 +6,7 @@ import io
 import json
 
 import numpy as np
+import pandas as pd
 import pytest
 from PIL import Image
 
@@ -127,6 +128,10 @@ def test_attribution_runs_on_the_button_only(open_app, trained_checkpoints):
     assert "Press **Explain**" in page_text(app)
     app.sidebar.button[0].click().run()
     assert "Plain CNN: ship · SENet: ship · Inception: ship" in page_text(app)
+    # Settings explained before come back without the button, the same figures (cached, not computed again).
+    app.sidebar.selectbox[0].set_value("each model's prediction").run()
+    assert not app.info
+    pd.testing.assert_frame_equal(app.dataframe[1].value, faithfulness)
 
 
 def test_attribution_other_methods_baseline_and_layer(open_app, trained_checkpoints):

@@ -3,11 +3,10 @@ faithfulness score per method saying which map to trust."""
 import altair as alt
 import streamlit as st
 
-from cifar_models import attribution, explain, images
+from cifar_models import explain, images
 from cifar_models.images import enlarge
 from cifar_models.models import model_title
 from dashboard import sources, state, widgets
-from dashboard.views import attribution as trust
 from dashboard.views.charts import model_colours
 from dashboard.views.common import ordered
 
@@ -15,15 +14,18 @@ IMAGE_SCALE = 6
 MAP_SCALE = 4
 PREDICTED = "each model's prediction"
 DEFAULT_METHODS = ["integrated_gradients", "grad_cam", "saliency"]
-RESULT_KEY = "attribution_result"
+EXPLAINED_KEY = "attribution_explained"  # the settings explained in this session: shown again without the button
 EXPLAIN_REQUESTED = "attribution_explain_requested"
 
 st.title("Attribution")
-runs = widgets.require_records()
-names = list(ordered(runs.records))
-classes = runs.records[names[0]].classes
-chosen = widgets.choose_image("attribution")
-models = widgets.load_models(names, sources.load_explainable_model)
+with st.spinner("Loading captum and the models (the first visit only)…"):  # seconds: not a blank page meanwhile
+    from cifar_models import attribution
+    from dashboard.views import attribution as trust  # imports captum too
+    runs = widgets.require_records()
+    names = list(ordered(runs.records))
+    classes = runs.records[names[0]].classes
+    chosen = widgets.choose_image("attribution")
+    models = widgets.load_models(names, sources.load_explainable_model)
 names = list(models)
 depths = explain.comparable_depths({name: model.inspectable_layers() for name, model in models.items()})
 
@@ -49,18 +51,14 @@ target = None if target_choice == PREDICTED else classes.index(target_choice)
 options = attribution.AttributionOptions(baseline=baseline, ig_steps=steps)
 grad_cam_layers = {name: layer for name, layer in depths.get(depth, {}).items() if layer is not None}
 settings = (chosen.title, chosen.pixels.tobytes(), target, tuple(methods), options, tuple(grad_cam_layers.items()))
+explained = st.session_state.setdefault(EXPLAINED_KEY, set())
 if st.session_state.pop(EXPLAIN_REQUESTED, False):
-    bar = st.progress(0.0, text="Explaining…")
-    result = attribution.explain_image(models, chosen.pixels, methods, target, options, grad_cam_layers,
-                                       progress=lambda fraction, what: bar.progress(fraction, text=what))
-    bar.empty()
-    st.session_state[RESULT_KEY] = (settings, result)
-stored = st.session_state.get(RESULT_KEY)
-if stored is None or stored[0] != settings:
+    explained.add(settings)
+if settings not in explained:
     st.info("Press **Explain** in the sidebar to compute the attributions for this image and these settings "
             "(three models, each method: a few seconds on a CPU).")
     st.stop()
-result = stored[1]
+result = sources.explanations(models, chosen.pixels, methods, target, options, grad_cam_layers)
 
 st.subheader("Class probabilities")
 probabilities = explain.class_probability_table({name: r.probabilities for name, r in result.items()}, classes)
