@@ -66,7 +66,10 @@ def test_home_cards_show_the_records(open_app, trained_checkpoints):
     for record in records.values():
         card = model_card(record)
         assert f"**parameters**: {card['parameters']}" in text and f"**training time**: {card['training time']}" in text
-    assert senet_verdict(records).text in text
+    verdict = senet_verdict(records)
+    # the trained checkpoints are smoke runs: the verdict says they cannot answer, and why
+    assert verdict.answer == "too weak" and verdict.text.startswith("Too weak to say: they are smoke runs on")
+    assert verdict.text in text
 
 
 def test_compare_shows_the_numbers_of_the_records(open_app, trained_checkpoints):
@@ -85,6 +88,7 @@ def test_compare_shows_the_numbers_of_the_records(open_app, trained_checkpoints)
     assert format_percent(records["senet"].accuracy) in page_text(app)
     # with the data, the verdict rests on McNemar's test and the bootstrap interval (tests/test_evidence.py)
     assert '"By far" means a lead that is significant' in page_text(app) and "Holm-corrected p" in page_text(app)
+    assert "Too weak to say: they are smoke runs on" in app.warning[0].value  # the verdict, as a warning
     assert list(app.dataframe[2].value.index) == [model_title(name) for name in records]  # the seeds table
 
     frames = chart_frames(app)
