@@ -59,12 +59,13 @@ SCRIPTS = {  # each script with arguments that would otherwise get it to its dat
 }
 
 
-@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the refusals of a machine without a GPU")
 @pytest.mark.parametrize("script", SCRIPTS)
 @pytest.mark.parametrize("device", ["banana", "cuda", "cuda:7"])
 def test_scripts_refuse_a_device_in_one_line_before_loading_data(script, device, tmp_path):
-    # Data and checkpoints point where nothing is, so a script that looked at them first would say so instead.
-    environment = {**os.environ, "CIFAR10_DATA": str(tmp_path / "no-data"), "CIFAR10_CHECKPOINTS": str(tmp_path)}
+    # Data and checkpoints point where nothing is, so a script that looked at them first would say so instead; no GPU
+    # is visible to the script, so on a GPU machine too this is a machine without one.
+    environment = {**os.environ, "CIFAR10_DATA": str(tmp_path / "no-data"), "CIFAR10_CHECKPOINTS": str(tmp_path),
+                   "CUDA_VISIBLE_DEVICES": ""}
     arguments = [*SCRIPTS[script], "--device", device]
     if script == "evaluate.py":
         arguments += ["--checkpoints", str(tmp_path)]

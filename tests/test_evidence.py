@@ -49,7 +49,7 @@ def test_a_significant_three_point_lead_is_by_far():
     assert verdict.answer == "yes" and verdict.text.startswith("Yes, by far.")
     assert '"By far" means a lead that is significant' in verdict.text and "against Plain CNN: +3.00 points" in verdict.text
     mean = np.mean([r.accuracy for r in seed_records["senet"]])
-    assert f"Test accuracy (mean over seeds): Plain CNN " in verdict.text and f"SENet {format_percent(mean)}." in verdict.text
+    assert "Test accuracy (mean over seeds): Plain CNN " in verdict.text and f"SENet {format_percent(mean)}." in verdict.text
     table = pair_table(comparisons)
     assert table.loc["Plain CNN − SENet", "difference (points)"] == pytest.approx(-3.0)  # models by title
     assert table.loc["Plain CNN − SENet", "significant"] and table.loc["Plain CNN − SENet", "only SENet right"] > 0
