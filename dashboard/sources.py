@@ -15,11 +15,10 @@ import pandas as pd
 import streamlit as st
 from torch import nn
 
-from cifar_models.checkpoint import (RECORD_FILE, WEIGHTS_FILE, CheckpointError, LoadedCheckpoint, find_checkpoints,
-                                     find_seed_checkpoints,
-                                     load_checkpoint, read_record)
-from cifar_models.data import CIFAR10, find_source, load_cifar10
 from cifar_models import exemplars
+from cifar_models.checkpoint import (RECORD_FILE, WEIGHTS_FILE, CheckpointError, LoadedCheckpoint, find_checkpoints,
+                                     find_seed_checkpoints, load_checkpoint, read_record)
+from cifar_models.data import CIFAR10, find_source, load_cifar10
 from cifar_models.evaluation import predict_logits
 from cifar_models.explain import class_average_gates
 from cifar_models.robustness import ROBUSTNESS_FILE, read_robustness

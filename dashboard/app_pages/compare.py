@@ -6,7 +6,7 @@ from cifar_models.models import model_title
 from dashboard import sources, state, widgets
 from dashboard.settings import checkpoint_root
 from dashboard.views import compare, evidence, live
-from dashboard.views.charts import (fixed_width, learning_curve_chart, model_colours, titled,
+from dashboard.views.charts import (fixed_width, labelled_heatmap, learning_curve_chart, model_colours, titled,
                                     titled_index)
 from dashboard.views.common import ordered, provenance
 from dashboard.views.verdict import senet_verdict
@@ -115,11 +115,7 @@ with st.container(horizontal=True):
             y=alt.Y("true:N", sort=None, title=None, axis=alt.Axis(labelOverlap=False)),
             tooltip=["true", "predicted", "count", alt.Tooltip("fraction:Q", format=".1%")],
         )
-        st.altair_chart((heatmap.mark_rect().encode(color=alt.Color("fraction:Q", scale=alt.Scale(domain=[0, 1]),
-                                                                     legend=None))
-                         + heatmap.mark_text(fontSize=8).encode(
-                             text=alt.Text("percent:Q", format=".0f"),
-                             color=alt.condition("datum.fraction > 0.5", alt.value("white"), alt.value("black"))))
+        st.altair_chart(labelled_heatmap(heatmap, "fraction", alt.Text("percent:Q", format=".0f"), font_size=8)
                         .properties(title=model_title(name), width=alt.Step(24), height=alt.Step(20)),
                         width="content")
 

@@ -8,7 +8,7 @@ from cifar_models.images import enlarge
 from cifar_models.models import model_title
 from dashboard import sources, state, widgets
 from dashboard.views import robustness
-from dashboard.views.charts import titled_index
+from dashboard.views.charts import labelled_heatmap, titled_index
 from dashboard.views.common import ordered
 
 SCALE = 3  # 32x32 shown at 96x96
@@ -70,10 +70,6 @@ for name in measured:
         x=alt.X("severity:O", title="severity"),
         y=alt.Y("corruption:N", sort=corruption_order, title=None),
         tooltip=["corruption", "severity", alt.Tooltip("accuracy:Q", format=".1%")])
-    grids.altair_chart((cells.mark_rect().encode(color=alt.Color("accuracy:Q", scale=alt.Scale(domain=[0, 1]),
-                                                                  legend=None))
-                         + cells.mark_text(fontSize=9).encode(
-                             text=alt.Text("accuracy:Q", format=".0%"),
-                             color=alt.condition("datum.accuracy > 0.5", alt.value("white"), alt.value("black"))))
+    grids.altair_chart(labelled_heatmap(cells, "accuracy", alt.Text("accuracy:Q", format=".0%"), font_size=9)
                         .properties(title=model_title(name), width=alt.Step(28), height=alt.Step(18)),
                         width="content")

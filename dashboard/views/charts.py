@@ -95,3 +95,11 @@ def fixed_width(chart: alt.TopLevelMixin, width: int) -> alt.TopLevelMixin:
     where the page is wide and wrap to the next row where it is not, instead of being squeezed to a sliver.
     """
     return chart.properties(width=width, autosize=alt.AutoSizeParams(type="pad"))
+
+
+def labelled_heatmap(cells: alt.Chart, value: str, label: alt.Text, *, font_size: int) -> alt.LayerChart:
+    """``cells`` (with x and y encoded) as rectangles coloured by ``value``, a fraction from 0 to 1, each written with
+    ``label``: white on the dark half of the scale, black on the light half."""
+    return (cells.mark_rect().encode(color=alt.Color(f"{value}:Q", scale=alt.Scale(domain=[0, 1]), legend=None))
+            + cells.mark_text(fontSize=font_size).encode(
+                text=label, color=alt.condition(f"datum.{value} > 0.5", alt.value("white"), alt.value("black"))))
