@@ -22,7 +22,7 @@ from captum.attr import IntegratedGradients, LayerAttribution, LayerGradCam, Noi
 from torch import nn
 from torchvision.transforms.functional import gaussian_blur
 
-from .augment import denormalize, model_input, normalize, to_uint8_images
+from .normalization import denormalize, model_input, normalize, to_uint8_images
 from .explain import deepest_block, intra_op_threads
 from .images import ColourScale, colour_scale
 from .models.base import CifarNet, evaluating

@@ -4,71 +4,68 @@ Every augmentation works on a float batch ``(N, 3, H, W)`` with values in [0, 1]
 ``sample`` draws the random values for the batch (from an optional seeded ``torch.Generator``), ``apply`` uses them.
 Keeping the draws lets the dashboard show the values each image actually got.
 
-:class:`AugmentPipeline` composes them from a flat dict of named, bounded parameters, the ``augment`` field of a
-training recipe::
+:class:`AugmentConfig` is the ``augment`` field of a training recipe: named, bounded parameters (their limits, labels
+and help in the fields' metadata), written in JSON as a flat object::
 
-    {"crop_padding": 4, "flip_p": 0.5, "cutout_size": 8, "brightness": 0.0, "contrast": 0.0, "saturation": 0.0,
-     "rotate_degrees": 0.0, "mix": "none", "mix_alpha": 1.0}
+    {"crop_padding": 4, "flip_p": 0.5, "rotate_degrees": 0.0, "brightness": 0.0, "contrast": 0.0, "saturation": 0.0,
+     "cutout_size": 8, "mix": "none", "mix_alpha": 1.0}
+
+:data:`AUGMENTATIONS` holds one :class:`Augmentation` per step (its parameters, the batched operation they build,
+how a draw is described); :class:`AugmentPipeline` runs them in that order.
 """
 from __future__ import annotations
 
-import functools
-
 import math
-from numbers import Real
-from dataclasses import dataclass
-from typing import NamedTuple
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, NamedTuple, get_type_hints
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
+from . import schema
+from .schema import FieldSpec, Limits, spec
+
 Draws = dict[str, torch.Tensor]
+PROBABILITY = Limits(0.0, 1.0)
+MIX_MODES = ("none", "mixup", "cutmix")
 
 
-# Per-channel mean and standard deviation of CIFAR-10's training images: what the models' inputs are scaled by.
-MEAN = (0.4914, 0.4822, 0.4465)
-STD = (0.2470, 0.2435, 0.2616)
+@dataclass(frozen=True)
+class AugmentConfig:
+    """Every augmentation parameter of a recipe. Left out of a recipe, a parameter is off (crop and flip: on)."""
+
+    crop_padding: int = field(default=4, metadata=spec(
+        limits=Limits(0, 8), label="Crop: padding (px)", group="geometry",
+        help="reflect padding (pixels) before a random crop back to 32x32"))
+    flip_p: float = field(default=0.5, metadata=spec(
+        limits=PROBABILITY, label="Flip probability", group="geometry", help="probability of a horizontal flip"))
+    rotate_degrees: float = field(default=0.0, metadata=spec(
+        limits=Limits(0.0, 45.0), label="Rotation: largest angle (°)", group="geometry",
+        help="largest rotation angle, either way"))
+    brightness: float = field(default=0.0, metadata=spec(
+        limits=PROBABILITY, label="Jitter: brightness", group="colour", help="brightness factor drawn in [1-b, 1+b]"))
+    contrast: float = field(default=0.0, metadata=spec(
+        limits=PROBABILITY, label="Jitter: contrast", group="colour", help="contrast factor drawn in [1-c, 1+c]"))
+    saturation: float = field(default=0.0, metadata=spec(
+        limits=PROBABILITY, label="Jitter: saturation", group="colour", help="saturation factor drawn in [1-s, 1+s]"))
+    cutout_size: int = field(default=0, metadata=spec(
+        limits=Limits(0, 32), label="Cutout: square side (px)", group="geometry",
+        help="side of the grey square cut out (0: off)"))
+    mix: str = field(default="none", metadata=spec(
+        choices=MIX_MODES, label="Batch mixing", group="mixing", help="batch mixing: none, mixup or cutmix"))
+    mix_alpha: float = field(default=1.0, metadata=spec(
+        limits=Limits(0.05, 4.0), label="MixUp/CutMix alpha", group="mixing",
+        help="Beta(alpha, alpha) for the mixing weight"))
+
+    def __post_init__(self):
+        schema.validate(self)  # built in code, checked as a recipe file is: AugmentConfig(flip_p=3) is refused
 
 
-def to_float_batch(images: torch.Tensor | np.ndarray) -> torch.Tensor:
-    """uint8 ``(N, H, W, 3)`` to float ``(N, 3, H, W)`` in [0, 1]."""
-    return torch.as_tensor(images).permute(0, 3, 1, 2).float().div_(255)
-
-
-@functools.cache
-def _channel_statistics(device: torch.device, dtype: torch.dtype) -> tuple[torch.Tensor, torch.Tensor]:
-    """MEAN and STD as ``(3, 1, 1)`` tensors on ``device``, made once: copying them from the host every batch would
-    make the host wait for the GPU's queue to drain at every training step (a blocking host-to-device copy)."""
-    return (torch.tensor(MEAN, dtype=dtype)[:, None, None].to(device),
-            torch.tensor(STD, dtype=dtype)[:, None, None].to(device))
-
-
-def normalize(batch: torch.Tensor) -> torch.Tensor:
-    """[0, 1] images to the models' input scale."""
-    mean, std = _channel_statistics(batch.device, batch.dtype)
-    return (batch - mean) / std
-
-
-def denormalize(batch: torch.Tensor) -> torch.Tensor:
-    """The models' input scale back to [0, 1] images (for drawing overlays)."""
-    mean, std = _channel_statistics(batch.device, batch.dtype)
-    return (batch * std + mean).clamp(0, 1)
-
-
-def model_input(images: torch.Tensor | np.ndarray, device: torch.device | str = "cpu") -> torch.Tensor:
-    """uint8 ``(N, H, W, 3)`` images to a normalised float batch on ``device``: what every model is fed."""
-    return normalize(to_float_batch(torch.as_tensor(images).to(device)))
-
-
-def to_uint8_images(batch: torch.Tensor) -> np.ndarray:
-    """Float ``(N, 3, H, W)`` in [0, 1] back to uint8 ``(N, H, W, 3)`` for display."""
-    return (batch.detach().clamp(0, 1) * 255).round().byte().permute(0, 2, 3, 1).cpu().numpy()
-
-
-def _check(name: str, value: float, low: float, high: float) -> None:
-    if not (isinstance(value, (int, float)) and low <= value <= high):
-        raise ValueError(f"{name} must be between {low} and {high}, got {value!r}")
+def _check(parameter: str, value: Any, operation: object) -> None:
+    """Refuse a value the recipe's ``parameter`` would not take, for an operation built directly (SchemaError)."""
+    schema.parse_field(AugmentConfig, parameter, value, type(operation).__name__)
 
 
 def _uniform(n: int, low: float, high: float, generator, device) -> torch.Tensor:
@@ -95,9 +92,9 @@ class RandomCrop:
     padding: int = 4
 
     def __post_init__(self):
-        _check("crop padding", self.padding, 0, 8)
+        _check("crop_padding", self.padding, self)
 
-    def sample(self, n: int, generator=None, device=None) -> Draws:
+    def sample(self, n: int, generator=None, device=None, height: int = 32, width: int = 32) -> Draws:
         span = 2 * self.padding + 1
         return {"dx": _randint(n, span, generator, device) - self.padding,
                 "dy": _randint(n, span, generator, device) - self.padding}
@@ -121,9 +118,9 @@ class HorizontalFlip:
     p: float = 0.5
 
     def __post_init__(self):
-        _check("flip probability", self.p, 0.0, 1.0)
+        _check("flip_p", self.p, self)
 
-    def sample(self, n: int, generator=None, device=None) -> Draws:
+    def sample(self, n: int, generator=None, device=None, height: int = 32, width: int = 32) -> Draws:
         return {"flipped": torch.rand(n, generator=generator, device=device) < self.p}
 
     def apply(self, x: torch.Tensor, draws: Draws) -> torch.Tensor:
@@ -137,9 +134,9 @@ class Rotation:
     degrees: float = 10.0
 
     def __post_init__(self):
-        _check("rotation degrees", self.degrees, 0.0, 45.0)
+        _check("rotate_degrees", self.degrees, self)
 
-    def sample(self, n: int, generator=None, device=None) -> Draws:
+    def sample(self, n: int, generator=None, device=None, height: int = 32, width: int = 32) -> Draws:
         return {"angle": _uniform(n, -self.degrees, self.degrees, generator, device)}
 
     def apply(self, x: torch.Tensor, draws: Draws) -> torch.Tensor:
@@ -162,9 +159,9 @@ class ColorJitter:
 
     def __post_init__(self):
         for name in ("brightness", "contrast", "saturation"):
-            _check(name, getattr(self, name), 0.0, 1.0)
+            _check(name, getattr(self, name), self)
 
-    def sample(self, n: int, generator=None, device=None) -> Draws:
+    def sample(self, n: int, generator=None, device=None, height: int = 32, width: int = 32) -> Draws:
         return {name: _uniform(n, 1 - strength, 1 + strength, generator, device)
                 for name, strength in (("brightness", self.brightness), ("contrast", self.contrast),
                                        ("saturation", self.saturation))}
@@ -192,8 +189,9 @@ class Cutout:
     fill: float = 0.5
 
     def __post_init__(self):
-        _check("cutout size", self.size, 0, 32)
-        _check("cutout fill", self.fill, 0.0, 1.0)
+        _check("cutout_size", self.size, self)
+        if not PROBABILITY.admits(self.fill):
+            raise ValueError(f"cutout fill must be {PROBABILITY.describe()}, got {self.fill!r}")
 
     def sample(self, n: int, generator=None, device=None, height: int = 32, width: int = 32) -> Draws:
         return {"cy": _randint(n, height, generator, device), "cx": _randint(n, width, generator, device)}
@@ -230,9 +228,8 @@ class BatchMix:
     alpha: float = 1.0
 
     def __post_init__(self):
-        if self.mode not in ("none", "mixup", "cutmix"):
-            raise ValueError(f"mix must be 'none', 'mixup' or 'cutmix', got {self.mode!r}")
-        _check("mix alpha", self.alpha, 0.05, 4.0)
+        _check("mix", self.mode, self)
+        _check("mix_alpha", self.alpha, self)
 
     def sample(self, n: int, generator=None, device=None, height: int = 32, width: int = 32) -> Draws:
         lam = _beta(self.alpha, generator, device)
@@ -306,20 +303,70 @@ def cutmix(x: torch.Tensor, targets: torch.Tensor, alpha: float = 1.0, generator
 
 
 # ----------------------------------------------------------------------------------------------------------------
-# The pipeline
+# One object per augmentation, and the pipeline that runs them
 
-# name in the recipe dict -> (default, low, high, what it does); defaults are "off" except crop and flip
-PARAMETERS: dict[str, tuple[float | str, float | None, float | None, str]] = {
-    "crop_padding": (4, 0, 8, "reflect padding (pixels) before a random crop back to 32x32"),
-    "flip_p": (0.5, 0.0, 1.0, "probability of a horizontal flip"),
-    "rotate_degrees": (0.0, 0.0, 45.0, "largest rotation angle, either way"),
-    "brightness": (0.0, 0.0, 1.0, "brightness factor drawn in [1-b, 1+b]"),
-    "contrast": (0.0, 0.0, 1.0, "contrast factor drawn in [1-c, 1+c]"),
-    "saturation": (0.0, 0.0, 1.0, "saturation factor drawn in [1-s, 1+s]"),
-    "cutout_size": (0, 0, 32, "side of the grey square cut out (0: off)"),
-    "mix": ("none", None, None, "batch mixing: none, mixup or cutmix"),
-    "mix_alpha": (1.0, 0.05, 4.0, "Beta(alpha, alpha) for the mixing weight"),
-}
+
+@dataclass(frozen=True)
+class Parameter:
+    """One recipe parameter of an augmentation: its name in ``augment``, its type and its spec (limits, label,
+    help, and the group of controls a page puts it in)."""
+
+    name: str
+    kind: type
+    spec: FieldSpec
+
+    @property
+    def default(self) -> Any:
+        return getattr(AugmentConfig(), self.name)
+
+
+def _parameters(*names: str) -> tuple[Parameter, ...]:
+    kinds = get_type_hints(AugmentConfig)
+    return tuple(Parameter(name, kinds[name], schema.field_spec(AugmentConfig, name)) for name in names)
+
+
+def _jitter_words(draws: Draws, index: int, config: AugmentConfig | None) -> str:
+    """The factors switched on in ``config`` (all three without one), e.g. ``b×1.08, s×0.93``."""
+    names = [name for name in JITTERS if config is None or getattr(config, name) > 0]
+    return ", ".join(f"{name[0]}×{float(draws[name][index]):.2f}" for name in names)
+
+
+@dataclass(frozen=True)
+class Augmentation:
+    """One augmentation step: its recipe parameters, the batched operation they build, whether they switch it on,
+    and what an image drew in words (``describe``) and as a preview's caption (``caption``, short enough for a
+    160-pixel column)."""
+
+    name: str  # its key in the draws
+    parameters: tuple[Parameter, ...]
+    build: Callable[[AugmentConfig], Any]  # an operation with sample(n, generator, device, height, width) and apply
+    is_on: Callable[[AugmentConfig], bool]
+    describe: Callable[[Draws, int, AugmentConfig | None], str]
+    caption: Callable[[str], str]
+    mixes_labels: bool = False  # applied to the batch with its targets, and only when labels are given
+
+
+JITTERS = ("brightness", "contrast", "saturation")
+
+AUGMENTATIONS: tuple[Augmentation, ...] = (
+    Augmentation("crop", _parameters("crop_padding"), lambda c: RandomCrop(c.crop_padding),
+                 lambda c: c.crop_padding > 0,
+                 lambda d, i, c: f"shift ({int(d['dx'][i]):+d}, {int(d['dy'][i]):+d})", lambda words: words),
+    Augmentation("flip", _parameters("flip_p"), lambda c: HorizontalFlip(c.flip_p), lambda c: c.flip_p > 0,
+                 lambda d, i, c: "yes" if bool(d["flipped"][i]) else "no",
+                 lambda words: "flipped" if words == "yes" else "not flipped"),
+    Augmentation("rotate", _parameters("rotate_degrees"), lambda c: Rotation(c.rotate_degrees),
+                 lambda c: c.rotate_degrees > 0, lambda d, i, c: f"{float(d['angle'][i]):+.1f}°",
+                 lambda words: f"rotated {words}"),
+    Augmentation("jitter", _parameters(*JITTERS), lambda c: ColorJitter(c.brightness, c.contrast, c.saturation),
+                 lambda c: any(getattr(c, name) > 0 for name in JITTERS), _jitter_words, lambda words: words),
+    Augmentation("cutout", _parameters("cutout_size"), lambda c: Cutout(c.cutout_size), lambda c: c.cutout_size > 0,
+                 lambda d, i, c: f"centre ({int(d['cx'][i])}, {int(d['cy'][i])})",
+                 lambda words: words.replace("centre", "cutout at")),
+    Augmentation("mix", _parameters("mix", "mix_alpha"), lambda c: BatchMix(c.mix, c.mix_alpha),
+                 lambda c: c.mix != "none", lambda d, i, c: f"λ={float(d['lam']):.2f} with image {int(d['partner'][i])}",
+                 lambda words: words, mixes_labels=True),
+)
 
 
 class Augmented(NamedTuple):
@@ -329,85 +376,42 @@ class Augmented(NamedTuple):
 
 
 class AugmentPipeline:
-    """Crop, flip, rotation, colour jitter, cutout, then batch mixing, built from a flat parameter dict."""
+    """The augmentations of :data:`AUGMENTATIONS` in order, as ``config`` sets them."""
 
-    def __init__(self, **params):
-        unknown = set(params) - set(PARAMETERS)
-        if unknown:
-            raise ValueError(f"unknown augmentation parameter(s) {sorted(unknown)}; known: {sorted(PARAMETERS)}")
-        self.params = {name: params.get(name, default) for name, (default, *_rest) in PARAMETERS.items()}
-        p = self.params
-        # The steps below check the ranges; float() would also take "0.5" or true, so refuse those here and keep
-        # each number as its parameter's type (a recipe records 0.5, not a numpy scalar or a string).
-        for name, (default, *_rest) in PARAMETERS.items():
-            value = p[name]
-            if isinstance(default, str):
-                continue
-            if isinstance(value, bool) or not isinstance(value, Real) or not math.isfinite(value):
-                raise ValueError(f"{name} must be a number, got {value!r}")
-            p[name] = _whole(value, name) if isinstance(default, int) else float(value)
-        self.steps = {
-            "crop": RandomCrop(_whole(p["crop_padding"], "crop_padding")),
-            "flip": HorizontalFlip(float(p["flip_p"])),
-            "rotate": Rotation(float(p["rotate_degrees"])),
-            "jitter": ColorJitter(float(p["brightness"]), float(p["contrast"]), float(p["saturation"])),
-            "cutout": Cutout(_whole(p["cutout_size"], "cutout_size")),
-        }
-        self.mix = BatchMix(str(p["mix"]), float(p["mix_alpha"]))
+    def __init__(self, config: AugmentConfig | None = None):
+        self.config = config if config is not None else AugmentConfig()
+        self.steps = {augmentation.name: augmentation.build(self.config) for augmentation in AUGMENTATIONS}
 
     @classmethod
-    def from_dict(cls, params: dict | None) -> "AugmentPipeline":
-        return cls(**(params or {}))
+    def from_dict(cls, params: dict | None) -> AugmentPipeline:
+        """From ``augment``'s JSON layout (a partial dict: the rest off); SchemaError names a refused parameter."""
+        return cls(schema.parse(AugmentConfig, dict(params or {}), "augmentation parameters"))
 
     def to_dict(self) -> dict:
-        return dict(self.params)
+        return schema.to_json(self.config)
 
     def __repr__(self) -> str:
-        return f"AugmentPipeline({', '.join(f'{k}={v!r}' for k, v in self.params.items())})"
+        return f"AugmentPipeline({self.config!r})"
 
     def __call__(self, x: torch.Tensor, labels: torch.Tensor | None = None, *, num_classes: int = 10,
                  generator: torch.Generator | None = None) -> Augmented:
-        n, device = len(x), x.device
+        n, device, (height, width) = len(x), x.device, x.shape[-2:]
         draws: dict[str, Draws] = {}
-        for name, step in self.steps.items():
-            if name == "cutout":
-                draws[name] = step.sample(n, generator, device, *x.shape[-2:])
+        targets = None if labels is None else F.one_hot(labels, num_classes).to(x.dtype)
+        for augmentation in AUGMENTATIONS:
+            step = self.steps[augmentation.name]
+            if augmentation.mixes_labels and (targets is None or not augmentation.is_on(self.config)):
+                continue  # nothing to mix with, or switched off: no draw
+            draws[augmentation.name] = step.sample(n, generator, device, height, width)
+            if augmentation.mixes_labels:
+                x, targets = step.apply(x, targets, draws[augmentation.name])
             else:
-                draws[name] = step.sample(n, generator, device)
-            x = step.apply(x, draws[name])
-        targets = None
-        if labels is not None:
-            targets = F.one_hot(labels, num_classes).to(x.dtype)
-            if self.mix.mode != "none":
-                draws["mix"] = self.mix.sample(n, generator, device, *x.shape[-2:])
-                x, targets = self.mix.apply(x, targets, draws["mix"])
+                x = step.apply(x, draws[augmentation.name])
         return Augmented(x, targets, draws)
 
 
-def _whole(value, name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, Real) or not float(value).is_integer():
-        raise ValueError(f"{name} must be a whole number of pixels, got {value!r}")
-    return int(value)
-
-
-JITTERS = ("brightness", "contrast", "saturation")
-
-
-def describe_draws(draws: dict[str, Draws], index: int, jitters: tuple[str, ...] = JITTERS) -> dict[str, str]:
+def describe_draws(draws: dict[str, Draws], index: int, config: AugmentConfig | None = None) -> dict[str, str]:
     """The values image ``index`` actually drew, in words, e.g. ``{"crop": "shift (+2, -3)", "flip": "yes"}``;
-    the colour jitter names the factors in ``jitters`` only (those switched on)."""
-    words: dict[str, str] = {}
-    if "crop" in draws:
-        words["crop"] = f"shift ({int(draws['crop']['dx'][index]):+d}, {int(draws['crop']['dy'][index]):+d})"
-    if "flip" in draws:
-        words["flip"] = "yes" if bool(draws["flip"]["flipped"][index]) else "no"
-    if "rotate" in draws:
-        words["rotate"] = f"{float(draws['rotate']['angle'][index]):+.1f}°"
-    if "jitter" in draws:
-        words["jitter"] = ", ".join(f"{name[0]}×{float(draws['jitter'][name][index]):.2f}" for name in jitters)
-    if "cutout" in draws:
-        words["cutout"] = f"centre ({int(draws['cutout']['cx'][index])}, {int(draws['cutout']['cy'][index])})"
-    if "mix" in draws:
-        partner = int(draws["mix"]["partner"][index])
-        words["mix"] = f"λ={float(draws['mix']['lam']):.2f} with image {partner}"
-    return words
+    the colour jitter names the factors switched on in ``config`` (all three without one)."""
+    return {augmentation.name: augmentation.describe(draws[augmentation.name], index, config)
+            for augmentation in AUGMENTATIONS if augmentation.name in draws}

@@ -18,12 +18,14 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 from torch import nn
 
+from . import schema
 from .models import build_model
-from .run_record import TRAIN_COMMAND, CheckpointError, RunRecord
+from .run_record import CheckpointError, RunRecord
 
 WEIGHTS_FILE = "model.safetensors"
 RECORD_FILE = "run.json"
 DEFAULT_CHECKPOINT_DIR = Path("checkpoints")
+TRAIN_COMMAND = "python scripts/train_all.py --data PATH_TO_CIFAR10"
 
 
 @dataclass
@@ -83,10 +85,9 @@ def read_record(directory: str | os.PathLike) -> RunRecord:
     if not path.is_file():
         raise CheckpointError(f"Run record {path} is missing. Create the checkpoints with `{TRAIN_COMMAND}`.")
     try:
-        record = json.loads(path.read_text())
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise CheckpointError(f"Run record {path} is unreadable ({error}). Retrain with `{TRAIN_COMMAND}`.") from None
-    return RunRecord.from_json(record, path)
+        return schema.read_json(path, RunRecord, f"Run record {path}")
+    except schema.SchemaError as error:  # unreadable, or a field missing, wrongly typed, out of range or inconsistent
+        raise CheckpointError(f"{error}. Retrain with `{TRAIN_COMMAND}`.") from None
 
 
 def load_checkpoint(directory: str | os.PathLike, device: str | torch.device = "cpu") -> LoadedCheckpoint:

@@ -26,12 +26,13 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 from tqdm.auto import tqdm
 
-from .augment import AugmentPipeline, normalize, to_float_batch
+from .augment import AugmentPipeline
 from .checkpoint import RECORD_FILE, atomic_write_bytes, save_checkpoint, write_json
 from .data import CIFAR10, CLASSES, Split, stratified_split
 from .distributed import Ranks, all_reduce_sum, barrier
 from .evaluation import evaluate_test, predict_logits
 from .models import build_model
+from .normalization import normalize, to_float_batch
 from .precision import autocast, prepare_batch, prepare_model, resolve_precision
 from .recipe import Recipe
 from .run_record import RunRecord
@@ -281,7 +282,7 @@ def train_model(name: str, data: CIFAR10, recipe: Recipe, out_dir: str | Path, *
 
     images = torch.from_numpy(shard.images).to(device)  # uint8 on the device: 3 KB an image
     labels = torch.from_numpy(shard.labels).to(device)
-    pipeline = AugmentPipeline.from_dict(recipe.augment)
+    pipeline = AugmentPipeline(recipe.augment)
     generator = torch.Generator(device)
     steps_per_epoch = len(shard) // batch
     total_steps = steps_per_epoch * recipe.epochs

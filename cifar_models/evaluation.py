@@ -7,7 +7,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from .augment import model_input
+from .normalization import model_input
 from .models.base import evaluating
 from .precision import autocast, prepare_batch, resolve_precision
 

@@ -17,7 +17,7 @@ from safetensors import SafetensorError, safe_open
 from safetensors.torch import save_file
 from tqdm.auto import tqdm
 
-from .augment import model_input
+from .normalization import model_input
 from .checkpoint import atomic_write_bytes, weights_digest
 from .models.base import CifarNet, evaluating
 from .precision import autocast, prepare_batch, resolve_precision

@@ -16,7 +16,7 @@ import pandas as pd
 import torch
 from torch import nn
 
-from .augment import model_input
+from .normalization import model_input
 from .images import ColourScale, colour_scale, enlarge_to
 from .models.base import CifarNet, InspectableLayer, capture_activations, evaluating
 

@@ -1,135 +1,72 @@
 """Every hyper-parameter of a training run in one visible object, saved with the results."""
 from __future__ import annotations
 
-import json
-import math
-from numbers import Real
-from collections.abc import Callable, Mapping
-from dataclasses import asdict, dataclass, field, fields, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import get_type_hints
 
-from .augment import AugmentPipeline
+from . import schema
+from .augment import AugmentConfig
+from .schema import Limits, SchemaError, spec
 
 
-def _default_augment() -> dict:
+def _default_augment() -> AugmentConfig:
     # flip + reflect-pad-4 crop + 8x8 cutout: the augmentation of the fast public CIFAR-10 recipes (airbench)
-    return AugmentPipeline(crop_padding=4, flip_p=0.5, cutout_size=8).to_dict()
+    return AugmentConfig(crop_padding=4, flip_p=0.5, cutout_size=8)
 
 
-class RecipeError(ValueError):
+class RecipeError(SchemaError):
     """A recipe field of the wrong type or out of range; the message names the field and what it takes."""
 
 
-@dataclass(frozen=True)
-class Limits:
-    """The values a numeric field takes: from ``low`` to ``high`` (None: unbounded), each included unless open."""
-
-    low: float | None = None
-    high: float | None = None
-    low_open: bool = False
-    high_open: bool = False
-
-    def admits(self, value: float) -> bool:
-        above = self.low is None or (value > self.low if self.low_open else value >= self.low)
-        below = self.high is None or (value < self.high if self.high_open else value <= self.high)
-        return above and below
-
-    def describe(self) -> str:
-        if self.high is None:
-            return f"{'>' if self.low_open else '≥'} {self.low}"
-        return f"in {'(' if self.low_open else '['}{self.low}, {self.high}{')' if self.high_open else ']'}"
-
-
-# numeric field -> the values it takes
-FIELD_LIMITS: dict[str, Limits] = {
-    "epochs": Limits(1),
-    "batch_size": Limits(1),
-    "lr": Limits(0, low_open=True),
-    "momentum": Limits(0, 1, high_open=True),
-    "weight_decay": Limits(0),
-    "warmup": Limits(0, 1, high_open=True),
-    "label_smoothing": Limits(0, 1, high_open=True),
-    "seed": Limits(0, 2**32 - 1),  # PCG64 needs it non-negative; the per-epoch seeds derived from it fit 64 bits
-    "eval_batch_size": Limits(1),
-}
-
-
-def _shown(value) -> str:
-    """A value as the user wrote it in JSON, with its JSON type where that is the problem."""
-    kind = {str: "a string", list: "a list", dict: "an object"}.get(type(value))
-    return f"{json.dumps(value, default=repr)}{f' ({kind})' if kind else ''}"
-
-
-def _number(name: str, value, whole: bool) -> int | float:
-    limits = FIELD_LIMITS[name]
-    if (isinstance(value, bool) or not isinstance(value, Real) or not math.isfinite(value)
-            or (whole and not float(value).is_integer()) or not limits.admits(value)):
-        takes = "a whole number" if whole else "a number"
-        raise RecipeError(f"{name} must be {takes} {limits.describe()}, got {_shown(value)}")
-    return int(value) if whole else float(value)
-
-
-def _flag(name: str, value) -> bool:
-    if not isinstance(value, bool):
-        raise RecipeError(f"{name} must be true or false, got {_shown(value)}")
-    return value
-
-
-def _augmentation(name: str, value) -> dict:
-    if not isinstance(value, Mapping):
-        raise RecipeError(f'{name} must be an object of augmentation parameters, e.g. {{"flip_p": 0.5}}, '
-                          f"got {_shown(value)}")
-    try:
-        # refuses unknown or out-of-range parameters, and spells out every one (a partial dict gets the defaults)
-        return AugmentPipeline.from_dict(dict(value)).to_dict()
-    except ValueError as error:
-        raise RecipeError(f"{name}: {error}") from None
-
-
-# annotated type -> the check that refuses anything else and returns the value as that type (2.0 -> 2)
-FIELD_TYPES: dict[type, Callable[[str, object], object]] = {
-    int: lambda name, value: _number(name, value, whole=True),
-    float: lambda name, value: _number(name, value, whole=False),
-    bool: _flag,
-    dict: _augmentation,
-}
+FRACTION = Limits(0, 1, high_open=True)
 
 
 @dataclass(frozen=True)
 class Recipe:
-    epochs: int = 40  # passes over the training split
-    batch_size: int = 512  # global batch: under torchrun each of N ranks takes batch_size / N
-    lr: float = 0.2  # peak learning rate of SGD's one-cycle schedule
-    momentum: float = 0.9  # SGD momentum
-    nesterov: bool = True  # Nesterov momentum
-    weight_decay: float = 5e-4  # L2 on convolution and linear weights; none on BatchNorm and biases
-    warmup: float = 0.15  # fraction of steps rising linearly from 0 to lr; the rest decays linearly to 0
-    label_smoothing: float = 0.1  # cross-entropy label smoothing
-    augment: dict = field(default_factory=_default_augment)  # AugmentPipeline parameters, run on the device
-    seed: int = 0  # seeds the weights, shuffling, augmentation and dropout
-    compile: bool = False  # torch.compile the model (CUDA only; worth it for long runs, costs ~30-100 s at start)
-    eval_batch_size: int = 1024  # batch size of the validation and test passes
+    epochs: int = field(default=40, metadata=spec(limits=Limits(1), help="passes over the training split"))
+    batch_size: int = field(default=512, metadata=spec(
+        limits=Limits(1), help="global batch: under torchrun each of N ranks takes batch_size / N"))
+    lr: float = field(default=0.2, metadata=spec(
+        limits=Limits(0, low_open=True), help="peak learning rate of SGD's one-cycle schedule"))
+    momentum: float = field(default=0.9, metadata=spec(limits=FRACTION, help="SGD momentum"))
+    nesterov: bool = field(default=True, metadata=spec(help="Nesterov momentum"))
+    weight_decay: float = field(default=5e-4, metadata=spec(
+        limits=Limits(0), help="L2 on convolution and linear weights; none on BatchNorm and biases"))
+    warmup: float = field(default=0.15, metadata=spec(
+        limits=FRACTION, help="fraction of steps rising linearly from 0 to lr; the rest decays linearly to 0"))
+    label_smoothing: float = field(default=0.1, metadata=spec(limits=FRACTION, help="cross-entropy label smoothing"))
+    augment: AugmentConfig = field(default_factory=_default_augment, metadata=spec(
+        help="the augmentations, run on the device (a parameter left out is off; crop and flip: on)"))
+    seed: int = field(default=0, metadata=spec(  # PCG64 needs it non-negative; the per-epoch seeds fit 64 bits
+        limits=Limits(0, 2**32 - 1), help="seeds the weights, shuffling, augmentation and dropout"))
+    compile: bool = field(default=False, metadata=spec(
+        help="torch.compile the model (CUDA only; worth it for long runs, costs ~30-100 s at start)"))
+    eval_batch_size: int = field(default=1024, metadata=spec(
+        limits=Limits(1), help="batch size of the validation and test passes"))
 
     def __post_init__(self):
-        # Every field is checked by its annotated type and limits and stored as that type, so a recipe from JSON
-        # trains and records exactly what it says, or is refused naming the field and what it takes.
-        for name, kind in get_type_hints(Recipe).items():
-            object.__setattr__(self, name, FIELD_TYPES[kind](name, getattr(self, name)))
+        # Checked by the fields' types and limits and stored as those types, so a recipe trains and records exactly
+        # what it says, or is refused naming the field and what it takes.
+        try:
+            schema.validate(self)
+        except SchemaError as error:
+            raise RecipeError(str(error)) from None
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        """The recipe in its JSON layout (``augment`` as a flat object), as ``run.json`` and recipe files hold it."""
+        return schema.to_json(self)
 
     @classmethod
-    def from_dict(cls, data: dict) -> "Recipe":
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise RecipeError(f"unknown field(s) {unknown}; known fields: {sorted(known)}")
-        return cls(**data)
+    def from_dict(cls, data: dict, source: object = "recipe") -> Recipe:
+        """A recipe from JSON: any subset of the fields, the rest keep their defaults; RecipeError names the field."""
+        try:
+            return schema.parse(cls, data, source)
+        except SchemaError as error:
+            raise RecipeError(str(error)) from None
 
-    def updated(self, **changes) -> "Recipe":
-        return replace(self, **changes)
+    def updated(self, **changes) -> Recipe:
+        """This recipe with ``changes`` (values as a recipe file writes them, or typed: ``augment`` may be either)."""
+        return type(self).from_dict({**self.to_dict(), **schema.to_json(changes)})
 
     def learning_rate(self, step: int, total_steps: int) -> float:
         """One-cycle: linear warm-up to ``lr`` over the first ``warmup`` of the steps, then linear decay to 0."""
@@ -154,15 +91,9 @@ def recipe_for(model_name: str, base: Recipe = DEFAULT_RECIPE,
 
 
 def load_recipe_file(path: str | Path) -> Recipe:
-    """A JSON recipe: any subset of the fields; the rest keep their defaults."""
-    path = Path(path)
+    """A JSON recipe: any subset of the fields; the rest keep their defaults. A duplicate key, a file too deeply
+    nested to read and every field's type and range are refused naming the file and the field (RecipeError)."""
     try:
-        data = json.loads(path.read_text())
-    except (OSError, ValueError) as error:  # ValueError: not UTF-8 or not JSON
-        raise RecipeError(f"cannot read recipe {path}: {error}") from None
-    if not isinstance(data, dict):
-        raise RecipeError(f"recipe {path}: the file must hold a JSON object, not {_shown(data)}")
-    try:
-        return Recipe.from_dict(data)
-    except RecipeError as error:
-        raise RecipeError(f"recipe {path}: {error}") from None
+        return schema.read_json(path, Recipe, f"recipe {path}")
+    except SchemaError as error:
+        raise RecipeError(str(error)) from None

@@ -1,20 +1,29 @@
-"""The run record (``run.json`` beside a checkpoint's weights), typed: every field training writes, read back by one
-parser that refuses a missing or wrongly typed field by name, and the figures derived from it, each defined once.
+"""The run record (``run.json`` beside a checkpoint's weights), typed: every field training writes, read back by the
+one schema parser (``cifar_models.schema``), and the figures derived from it, each defined once.
 
-No reader guesses a default: a record without a field is refused with the field's name and the command that writes a
-complete one. JSON has no NaN, so a float the writer could not measure is written as null and read back as NaN.
+A field without a default is refused by name when it is missing; a field added later has a default that the records
+written before it get (``schema_version`` is one: records from before it was written are version 1). Every number is
+checked against what it can be: accuracies within [0, 1], predicted classes within the record's classes, one
+prediction and one confidence per test image (or none recorded), a confusion matrix of classes x classes summing to the test images, the
+reliability bins' counts summing to them too, and a history of epochs 1, 2, ... up to the recipe's. JSON has no NaN,
+so a figure the writer could not measure is written as null and read back as NaN where the field allows it.
 """
 from __future__ import annotations
 
 import math
 import statistics
-import types
-from dataclasses import asdict, dataclass, fields, is_dataclass
-from typing import Any, get_args, get_origin, get_type_hints
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
 
-from .recipe import Recipe, RecipeError
+from . import schema
+from .recipe import Recipe
+from .schema import COUNT, UNIT, Limits, SchemaError, spec
 
-TRAIN_COMMAND = "python scripts/train_all.py --data PATH_TO_CIFAR10"
+RUN_RECORD_VERSION = 1  # raise it, with a reader for the older layout, when a change cannot be a field's default
+
+MEASURED = spec(limits=Limits(0), null_is_nan=True)  # a non-negative figure that may not have been measured
+MEASURED_RATE = spec(limits=UNIT, null_is_nan=True)  # an accuracy or confidence that may not have been measured
 
 
 class CheckpointError(RuntimeError):
@@ -25,42 +34,73 @@ class CheckpointError(RuntimeError):
 class EpochRecord:
     """One finished epoch of training."""
 
-    epoch: int
-    train_loss: float
-    train_acc: float
-    val_loss: float
-    val_acc: float
-    lr: float  # at the epoch's last step
-    epoch_seconds: float
-    images_per_s: float  # training images per second over the epoch
+    epoch: int = field(metadata=spec(limits=Limits(1)))
+    train_loss: float = field(metadata=MEASURED)
+    train_acc: float = field(metadata=MEASURED_RATE)
+    val_loss: float = field(metadata=MEASURED)
+    val_acc: float = field(metadata=MEASURED_RATE)
+    lr: float = field(metadata=MEASURED)  # at the epoch's last step
+    epoch_seconds: float = field(metadata=MEASURED)
+    images_per_s: float = field(metadata=MEASURED)  # training images per second over the epoch
+
+
+def history_problems(history: tuple[EpochRecord, ...], epochs: int) -> Iterator[tuple[str, str]]:
+    """(field, problem) where a history is not epochs 1, 2, ... in order, or holds more than ``epochs``."""
+    if len(history) > epochs:
+        yield "history", f"holds {len(history)} epochs, more than the recipe's {epochs}"
+    for index, row in enumerate(history):
+        if row.epoch != index + 1:
+            yield f"history[{index}].epoch", f"must be {index + 1} (epochs 1, 2, ... in order), got {row.epoch}"
 
 
 @dataclass(frozen=True)
 class ReliabilityBin:
     """One equal-width confidence bin of the test predictions."""
 
-    low: float
-    high: float
-    count: int
-    confidence: float  # mean confidence in the bin; NaN when it is empty
-    accuracy: float  # NaN when it is empty
+    low: float = field(metadata=spec(limits=UNIT))
+    high: float = field(metadata=spec(limits=UNIT))
+    count: int = field(metadata=spec(limits=COUNT))
+    confidence: float = field(metadata=MEASURED_RATE)  # mean confidence in the bin; NaN when it is empty
+    accuracy: float = field(metadata=MEASURED_RATE)  # NaN when it is empty
 
 
 @dataclass(frozen=True)
 class TestMetrics:
     """The test split's figures, measured on the weights as the checkpoint stores them."""
 
-    n: int  # test images
-    accuracy: float  # single view
-    accuracy_tta: float  # averaged with the horizontal flip
-    per_class_accuracy: tuple[float, ...]
-    confusion_matrix: tuple[tuple[int, ...], ...]  # rows: true class, columns: predicted class
-    ece: float
+    n: int = field(metadata=spec(limits=Limits(1)))  # test images
+    accuracy: float = field(metadata=spec(limits=UNIT))  # single view
+    accuracy_tta: float = field(metadata=spec(limits=UNIT))  # averaged with the horizontal flip
+    per_class_accuracy: tuple[float, ...] = field(metadata=spec(limits=UNIT))
+    confusion_matrix: tuple[tuple[int, ...], ...] = field(metadata=spec(limits=COUNT))  # rows: true, columns: predicted
+    ece: float = field(metadata=MEASURED_RATE)
     reliability: tuple[ReliabilityBin, ...]
-    latency_ms: float  # one image
-    throughput_images_per_s: float
-    predictions: tuple[int, ...]  # predicted class of each test image, in the test split's order
-    confidence: tuple[float, ...]  # the predicted class's probability, per test image
+    latency_ms: float = field(metadata=MEASURED)  # one image
+    throughput_images_per_s: float = field(metadata=MEASURED)
+    predictions: tuple[int, ...] = field(metadata=spec(limits=COUNT))  # predicted class per test image, in order
+    confidence: tuple[float, ...] = field(metadata=spec(limits=UNIT))  # the predicted class's probability, per image
+
+    def inconsistencies(self) -> Iterator[tuple[str, str]]:
+        """Every per-image list covers the whole test set; the matrix and the bins count each image once."""
+        for name in ("predictions", "confidence"):  # empty: not recorded (the gallery and paired tests say so)
+            if len(getattr(self, name)) not in (0, self.n):
+                yield name, f"must hold one value per test image (n = {self.n}) or none, got {len(getattr(self, name))}"
+        if len(self.confidence) != len(self.predictions):
+            yield "confidence", f"must hold one value per prediction ({len(self.predictions)}), got {len(self.confidence)}"
+        if sum(map(sum, self.confusion_matrix)) != self.n:
+            yield "confusion_matrix", f"must count the {self.n} test images, got {sum(map(sum, self.confusion_matrix))}"
+        if sum(row.count for row in self.reliability) != self.n:
+            yield "reliability", f"counts must sum to the {self.n} test images, got {sum(r.count for r in self.reliability)}"
+
+    def class_problems(self, classes: int) -> Iterator[tuple[str, str]]:
+        """(field, problem) where a figure does not fit ``classes`` classes."""
+        if len(self.per_class_accuracy) != classes:
+            yield "per_class_accuracy", f"must hold one accuracy per class ({classes}), got {len(self.per_class_accuracy)}"
+        if len(self.confusion_matrix) != classes or any(len(row) != classes for row in self.confusion_matrix):
+            yield "confusion_matrix", f"must be {classes} x {classes}, one row and column per class"
+        wrong = next((index for index, label in enumerate(self.predictions) if label >= classes), None)
+        if wrong is not None:
+            yield f"predictions[{wrong}]", f"must be a class in [0, {classes}), got {self.predictions[wrong]}"
 
 
 @dataclass(frozen=True)
@@ -68,10 +108,10 @@ class DataUsed:
     """Which data the run trained and was tested on."""
 
     source: str
-    train: int  # images
-    val: int
-    test: int
-    subset: int | None  # the --subset of a smoke run; None for the full training split
+    train: int = field(metadata=spec(limits=COUNT))  # images
+    val: int = field(metadata=spec(limits=COUNT))
+    test: int = field(metadata=spec(limits=COUNT))
+    subset: int | None = field(metadata=spec(limits=Limits(1)))  # the --subset of a smoke run; None: the full split
 
 
 @dataclass(frozen=True)
@@ -80,8 +120,8 @@ class RunRecord:
 
     model: str
     model_options: dict[str, Any]
-    params: int
-    macs: int  # multiply-accumulates per image
+    params: int = field(metadata=spec(limits=COUNT))
+    macs: int = field(metadata=spec(limits=COUNT))  # multiply-accumulates per image
     classes: tuple[str, ...]
     recipe: Recipe
     recipe_overrides: dict[str, Any]  # the model's departures from the shared recipe
@@ -90,24 +130,36 @@ class RunRecord:
     git_commit: str | None  # None outside a git checkout
     device: str
     precision: str  # of training and of the test metrics
-    world_size: int
+    world_size: int = field(metadata=spec(limits=Limits(1)))
     rank_weight_checksums: tuple[float, ...]  # one per rank: equal when DDP kept the replicas in step
     torch_version: str
-    train_seconds: float
-    wall_seconds: float
+    train_seconds: float = field(metadata=MEASURED)
+    wall_seconds: float = field(metadata=MEASURED)
     created: str  # ISO 8601, UTC
     history: tuple[EpochRecord, ...]
     test: TestMetrics
+    schema_version: int = field(default=RUN_RECORD_VERSION, metadata=spec(
+        limits=Limits(1, RUN_RECORD_VERSION), help="the layout of this record; newer ones need newer code"))
 
     @classmethod
     def from_json(cls, data: Any, source: object) -> RunRecord:
-        """The record in ``data`` (parsed ``run.json``), or CheckpointError naming ``source`` and the first missing
-        or wrongly typed field."""
-        return _parse_or_refuse(data, cls, "", source)
+        """The record in ``data`` (parsed ``run.json``), or CheckpointError naming ``source`` and the first missing,
+        wrongly typed, out-of-range or inconsistent field."""
+        try:
+            return schema.parse(cls, data, f"Run record {source}")
+        except SchemaError as error:
+            raise CheckpointError(str(error)) from None
 
     def to_json(self) -> dict[str, Any]:
         """The record as ``run.json`` holds it (NaN stays NaN here; ``checkpoint.write_json`` writes it as null)."""
-        return asdict(self)
+        return schema.to_json(self)
+
+    def inconsistencies(self) -> Iterator[tuple[str, str]]:
+        for name, problem in self.test.class_problems(len(self.classes)):
+            yield f"test.{name}", problem
+        yield from history_problems(self.history, self.recipe.epochs)
+        if len(self.rank_weight_checksums) != self.world_size:
+            yield "rank_weight_checksums", f"must hold one checksum per rank ({self.world_size})"
 
     @property
     def accuracy(self) -> float:
@@ -139,87 +191,20 @@ class RunRecord:
         return float(statistics.median(speeds)) if speeds else math.nan
 
 
+@dataclass(frozen=True)
+class _History:
+    """A bare history, as ``resume.json`` holds it beside its own fields."""
+
+    history: tuple[EpochRecord, ...]
+
+    def inconsistencies(self) -> Iterator[tuple[str, str]]:
+        return history_problems(self.history, len(self.history))
+
+
 def parse_history(rows: Any, source: object) -> tuple[EpochRecord, ...]:
     """A ``history`` list as the engine writes it (in ``run.json`` and, while training, in ``resume.json``), or
-    CheckpointError naming ``source`` and the first missing or wrongly typed field."""
-    return _parse_or_refuse(rows, tuple[EpochRecord, ...], "history", source)
-
-
-# ----------------------------------------------------------------------------------------------------------------
-# Parsing by the annotated types
-
-
-class _Refused(Exception):
-    def __init__(self, problem: str):
-        super().__init__(problem)
-        self.problem = problem
-
-
-_SCALARS = {  # type -> (accepts a JSON value, its name in a message)
-    str: (lambda value: isinstance(value, str), "text"),
-    int: (lambda value: isinstance(value, int) and not isinstance(value, bool), "a whole number"),
-    float: (lambda value: isinstance(value, (int, float)) and not isinstance(value, bool), "a number"),
-}
-
-
-def _parse_or_refuse(value: Any, kind: Any, where: str, source: object) -> Any:
+    CheckpointError naming ``source`` and the first missing, wrongly typed or out-of-order field."""
     try:
-        return _parse(value, kind, where)
-    except _Refused as refused:
-        raise CheckpointError(f"Run record {source} {refused.problem}; it was written by another version of this "
-                              f"code or damaged. Retrain with `{TRAIN_COMMAND}`.") from None
-
-
-def _wrong(value: Any, where: str, expected: str) -> _Refused:
-    shown = repr(value)
-    return _Refused(f"has {shown if len(shown) <= 40 else shown[:37] + '...'} as its '{where}' field, not {expected}")
-
-
-def _parse(value: Any, kind: Any, where: str) -> Any:
-    """``value`` from JSON as ``kind`` (a dataclass, a scalar, ``X | None``, ``tuple[X, ...]``, ``dict[str, Any]``
-    or a Recipe); ``where`` is its field's dotted name in the messages."""
-    if kind is Recipe:
-        return _recipe(value, where)
-    if is_dataclass(kind):
-        if not isinstance(value, dict):
-            raise _Refused("is not a JSON object") if not where else _wrong(value, where, "an object")
-        hints = get_type_hints(kind)
-        parsed = {}
-        for field in fields(kind):
-            name = f"{where}.{field.name}" if where else field.name
-            if field.name not in value:
-                raise _Refused(f"has no '{name}' field")
-            parsed[field.name] = _parse(value[field.name], hints[field.name], name)
-        return kind(**parsed)
-    origin = get_origin(kind)
-    if origin is types.UnionType:  # X | None
-        (inner,) = [option for option in get_args(kind) if option is not type(None)]
-        return None if value is None else _parse(value, inner, where)
-    if origin is tuple:
-        if not isinstance(value, list):
-            raise _wrong(value, where, "a list")
-        item = get_args(kind)[0]
-        return tuple(_parse(element, item, f"{where}[{index}]") for index, element in enumerate(value))
-    if origin is dict:
-        if not isinstance(value, dict):
-            raise _wrong(value, where, "an object")
-        return dict(value)
-    if kind is float and value is None:
-        return math.nan  # the writer's null for NaN
-    accepts, expected = _SCALARS[kind]
-    if not accepts(value):
-        raise _wrong(value, where, expected)
-    return float(value) if kind is float else value
-
-
-def _recipe(value: Any, where: str) -> Recipe:
-    """The recipe with every one of its fields present (none filled in from today's defaults) and valid."""
-    if not isinstance(value, dict):
-        raise _wrong(value, where, "an object")
-    for field in fields(Recipe):
-        if field.name not in value:
-            raise _Refused(f"has no '{where}.{field.name}' field")
-    try:
-        return Recipe.from_dict(value)
-    except (RecipeError, TypeError) as error:
-        raise _Refused(f"has a '{where}' field this code refuses ({error})") from None
+        return schema.parse(_History, {"history": rows}, source).history
+    except SchemaError as error:
+        raise CheckpointError(str(error)) from None

@@ -25,7 +25,7 @@ from torchvision import transforms
 
 from cifar_models import MODELS, build_model
 from cifar_models import distributed
-from cifar_models.augment import MEAN, STD
+from cifar_models.normalization import MEAN, STD
 from cifar_models.data import load_cifar10
 from cifar_models.engine import train_model
 from cifar_models.precision import PRECISIONS, resolve_precision

@@ -16,7 +16,11 @@ def run_record(name, accuracy, *, n=10_000, macs=100_000_000, seconds=100.0, epo
 def run_record_json(name, accuracy, *, n=10_000, macs=100_000_000, seconds=100.0, epochs=3, recipe=None, tta=None):
     """A run record in run.json's layout."""
     recipe = recipe or DEFAULT_RECIPE.updated(epochs=epochs).to_dict()
-    confusion = np.full((10, 10), 10) + np.eye(10, dtype=int) * 90
+    confusion = np.zeros((10, 10), dtype=int)  # n images, as many per class as n allows, ``accuracy`` of them right
+    for label in range(10):
+        images = n // 10 + (label < n % 10)
+        confusion[label, label] = round(accuracy * images)
+        confusion[label, (label + 1) % 10] = images - confusion[label, label]
     return {
         "model": name, "model_options": {}, "params": 1_000_000, "macs": macs, "classes": list(CLASSES),
         "recipe": recipe, "recipe_overrides": {}, "data_fingerprint": "same",

@@ -13,7 +13,7 @@ from cifar_models.attribution import (BASELINES, METHODS, AttributionError, Attr
                                       baseline_for, class_probabilities, default_grad_cam_layer, denormalised_image,
                                       explain_image, explainable_copy, faithfulness, random_pixel_masks, score_drops,
                                       top_pixels_mask)
-from cifar_models.augment import model_input
+from cifar_models.normalization import model_input
 from cifar_models.checkpoint import load_checkpoint
 from cifar_models.images import overlay
 

@@ -3,7 +3,8 @@ import pytest
 import torch
 
 from cifar_models import augment
-from cifar_models.augment import AugmentPipeline, describe_draws, model_input, denormalize, to_float_batch
+from cifar_models.augment import AugmentPipeline, describe_draws
+from cifar_models.normalization import denormalize, model_input, to_float_batch
 
 
 @pytest.fixture

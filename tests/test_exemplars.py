@@ -7,7 +7,7 @@ import torch
 from safetensors.torch import save_file
 
 from cifar_models import build_model
-from cifar_models.augment import model_input
+from cifar_models.normalization import model_input
 from cifar_models.checkpoint import WEIGHTS_FILE
 from cifar_models.exemplars import EXEMPLARS_FILE, TOP, cached_exemplars, compute_exemplars
 from cifar_models.models.base import capture_activations

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import torch
 
-from cifar_models.augment import model_input
+from cifar_models.normalization import model_input
 from cifar_models.checkpoint import load_checkpoint, read_record
 from cifar_models.explain import (branch_shares, class_probability_table, comparable_depths, excitation_gates,
                                   feature_maps, filter_images, first_convolution, gate_comparison, intra_op_threads,

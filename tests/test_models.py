@@ -3,7 +3,7 @@ import torch
 from torch import nn
 
 from cifar_models import MODELS, build_model
-from cifar_models.augment import model_input
+from cifar_models.normalization import model_input
 from cifar_models.models import UnknownModelError, capture_activations, display_order, model_colour, model_title, \
     register_model
 from cifar_models.models.registry import UNKNOWN_COLOUR

@@ -1,14 +1,16 @@
-"""The typed run record: every field is read by one parser that refuses a missing or wrongly typed one by name, the
-committed records load, a record survives writing and reading, and the derived figures are computed once."""
+"""The typed run record: every field is read by one parser that refuses a missing (without a default), wrongly typed,
+out-of-range or inconsistent one by name, gives a field added later its default, reads today's format and every
+committed record, a record survives writing and reading, and the derived figures are computed once."""
 import json
 import math
 import re
-from dataclasses import replace
+from dataclasses import fields, replace
 
 import pytest
 
 from cifar_models.checkpoint import RECORD_FILE, CheckpointError, find_checkpoints, read_record, write_json
-from cifar_models.run_record import EpochRecord
+from cifar_models.recipe import Recipe, load_recipe_file
+from cifar_models.run_record import RUN_RECORD_VERSION, EpochRecord, RunRecord, parse_history
 from conftest import REPO
 from run_records import run_record, run_record_json
 
@@ -30,53 +32,165 @@ def without(record_json, path):
     return record_json
 
 
-@pytest.mark.parametrize("path, named", [
-    (("test",), "'test'"),
-    (("created",), "'created'"),
-    (("test", "accuracy"), "'test.accuracy'"),
-    (("history", 1, "val_acc"), "'history[1].val_acc'"),
-    (("test", "reliability", 0, "count"), "'test.reliability[0].count'"),
-    (("data", "subset"), "'data.subset'"),  # None is a value: a smoke run's absence is written, never guessed
-    (("recipe", "seed"), "'recipe.seed'"),
+@pytest.mark.parametrize("path, named, takes", [
+    (("test",), "test", "an object"),
+    (("created",), "created", "text"),
+    (("test", "accuracy"), "test.accuracy", "a number in [0, 1]"),
+    (("history", 1, "val_acc"), "history[1].val_acc", "a number in [0, 1] or null"),
+    (("test", "reliability", 0, "count"), "test.reliability[0].count", "a whole number ≥ 0"),
+    (("data", "subset"), "data.subset", "a whole number ≥ 1 or null"),  # a smoke run's absence is written
 ])
-def test_a_record_missing_a_field_is_refused_by_its_name(tmp_path, path, named):
+def test_a_record_missing_a_field_without_a_default_is_refused_by_its_name(tmp_path, path, named, takes):
     folder = written(tmp_path, without(run_record_json("senet", 0.9), path))
     with pytest.raises(CheckpointError) as refused:
         read_record(folder)
     message = str(refused.value)
-    assert f"{folder / RECORD_FILE} has no {named} field" in message
+    assert f"Run record {folder / RECORD_FILE}: {named} is missing; it must be {takes}" in message
     assert "python scripts/train_all.py" in message  # and the command that writes a complete one
 
 
+@pytest.mark.parametrize("path", [("schema_version",), ("recipe", "seed"), ("recipe", "eval_batch_size"),
+                                  ("recipe", "augment", "mix_alpha"), ("recipe", "augment")])
+def test_a_record_missing_a_field_added_later_gets_its_default(tmp_path, path):
+    """A field with a default is one a later version added: the records written before it read with the default."""
+    record_json = run_record_json("senet", 0.9)
+    record_json["schema_version"] = RUN_RECORD_VERSION
+    complete = read_record(written(tmp_path, record_json))
+    record = read_record(written(tmp_path, without(record_json, path)))
+    *parents, last = path
+    owner, default = record, RunRecord(**{f.name: getattr(complete, f.name) for f in fields(RunRecord)
+                                          if f.name != "schema_version"})
+    for key in parents:
+        owner, default = getattr(owner, key), getattr(default, key) if key != "recipe" else Recipe()
+    assert getattr(owner, last) == getattr(default, last)
+    assert record == replace(record, **{}) and record.accuracy == 0.9
+
+
 @pytest.mark.parametrize("field, value, named, expected", [
-    (("params",), "1M", "'params'", "a whole number"),
-    (("params",), 1.5, "'params'", "a whole number"),
-    (("precision",), None, "'precision'", "text"),
-    (("history",), {"epoch": 1}, "'history'", "a list"),
-    (("test", "predictions"), [3, "cat"], "'test.predictions[1]'", "a whole number"),
-    (("test", "accuracy"), True, "'test.accuracy'", "a number"),
-    (("data",), [], "'data'", "an object"),
+    (("params",), "1M", "params", "a whole number ≥ 0"),
+    (("params",), 1.5, "params", "a whole number ≥ 0"),
+    (("precision",), None, "precision", "text"),
+    (("history",), {"epoch": 1}, "history", "a list"),
+    (("test", "predictions"), [3, "cat"], "test.predictions[1]", "a whole number ≥ 0"),
+    (("test", "accuracy"), True, "test.accuracy", "a number in [0, 1]"),
+    (("data",), [], "data", "an object"),
 ])
 def test_a_field_of_the_wrong_type_is_refused_by_its_name(tmp_path, field, value, named, expected):
     record_json = run_record_json("senet", 0.9)
-    *parents, last = field
+    set_field(record_json, field, value)
+    with pytest.raises(CheckpointError, match=re.escape(f"{named} must be {expected}, got")):
+        read_record(written(tmp_path, record_json))
+
+
+def set_field(record_json, path, value):
+    *parents, last = path
     inner = record_json
     for key in parents:
         inner = inner[key]
     inner[last] = value
-    folder = written(tmp_path, record_json)
-    with pytest.raises(CheckpointError, match=re.escape(f"as its {named} field, not {expected};")):
+    return record_json
+
+
+def with_predictions(n=100, accuracy=0.9):
+    """A record of ``n`` test images whose predictions and confidences are recorded, every figure consistent."""
+    record_json = run_record_json("senet", accuracy, n=n)
+    record_json["test"]["predictions"] = [i % 10 for i in range(n)]
+    record_json["test"]["confidence"] = [0.95] * n
+    return record_json
+
+
+# issue 22: one rule for every number read from a file; anything else is refused naming the file and the field
+@pytest.mark.parametrize("field, value, problem", [
+    (("test", "accuracy"), 5.0, "test.accuracy must be a number in [0, 1], got 5.0"),
+    (("test", "accuracy_tta"), -0.1, "test.accuracy_tta must be a number in [0, 1], got -0.1"),
+    (("test", "per_class_accuracy", 3), 1.5, "test.per_class_accuracy[3] must be a number in [0, 1], got 1.5"),
+    (("test", "confidence", 7), 1.01, "test.confidence[7] must be a number in [0, 1], got 1.01"),
+    (("test", "predictions", 4), -1, "test.predictions[4] must be a whole number ≥ 0, got -1"),
+    (("test", "predictions", 4), 10, "test.predictions[4] must be a class in [0, 10), got 10"),
+    (("test", "predictions"), [1] * 50, "test.predictions must hold one value per test image (n = 100) or none, got 50"),
+    (("test", "confidence"), [0.5] * 99, "test.confidence must hold one value per test image (n = 100) or none, "
+                                         "got 99"),
+    (("test", "per_class_accuracy"), [0.9] * 9, "test.per_class_accuracy must hold one accuracy per class (10), got 9"),
+    (("test", "confusion_matrix", 2), [0, 0, 9, 1, 0, 0, 0, 0, 0], "test.confusion_matrix must be 10 x 10"),
+    (("test", "confusion_matrix", 0, 0), 1000, "test.confusion_matrix must count the 100 test images, got 1091"),
+    (("test", "reliability", 0, "count"), 99, "test.reliability counts must sum to the 100 test images, got 99"),
+    (("test", "n"), 0, "test.n must be a whole number ≥ 1, got 0"),
+    (("history", 1, "epoch"), 3, "history[1].epoch must be 2 (epochs 1, 2, ... in order), got 3"),
+    (("recipe", "epochs"), 2, "history holds 3 epochs, more than the recipe's 2"),
+    (("world_size",), 2, "rank_weight_checksums must hold one checksum per rank (2)"),
+    (("schema_version",), RUN_RECORD_VERSION + 1, f"schema_version must be a whole number in [1, {RUN_RECORD_VERSION}]"),
+    (("model_name",), "senet", "unknown field(s) ['model_name']"),
+])
+def test_a_number_that_cannot_be_is_refused_naming_the_file_and_the_field(tmp_path, field, value, problem):
+    folder = written(tmp_path, set_field(with_predictions(), field, value))
+    with pytest.raises(CheckpointError) as refused:
+        read_record(folder)
+    assert str(refused.value).startswith(f"Run record {folder / RECORD_FILE}: {problem}")
+
+
+def test_a_record_with_recorded_predictions_and_one_without_read():
+    assert len(RunRecord.from_json(with_predictions(), "the test").test.predictions) == 100
+    assert RunRecord.from_json(run_record_json("senet", 0.9), "the test").test.predictions == ()  # none recorded
+
+
+def test_a_record_with_a_duplicate_key_or_nested_too_deeply_is_refused(tmp_path):
+    folder = written(tmp_path, run_record_json("senet", 0.9))
+    text = (folder / RECORD_FILE).read_text()
+    (folder / RECORD_FILE).write_text(text.replace('"model": "senet",', '"model": "senet", "model": "inception",'))
+    with pytest.raises(CheckpointError, match='the key "model" appears twice'):
+        read_record(folder)
+    (folder / RECORD_FILE).write_text("[" * 100_000 + "]" * 100_000)
+    with pytest.raises(CheckpointError, match="nested too deeply"):
         read_record(folder)
 
 
 def test_a_recipe_the_code_refuses_and_a_record_that_is_no_object_are_refused(tmp_path):
     record_json = run_record_json("senet", 0.9)
     record_json["recipe"]["epochs"] = 0
-    with pytest.raises(CheckpointError, match=r"has a 'recipe' field this code refuses \(.*epochs"):
+    with pytest.raises(CheckpointError, match=r"recipe\.epochs must be a whole number ≥ 1, got 0"):
         read_record(written(tmp_path, record_json))
     (tmp_path / "senet" / RECORD_FILE).write_text("[1, 2]")
-    with pytest.raises(CheckpointError, match=r"senet/run\.json is not a JSON object"):
+    with pytest.raises(CheckpointError, match=r"senet/run\.json: the file must hold a JSON object"):
         read_record(tmp_path / "senet")
+
+
+def test_a_history_is_parsed_by_the_same_rules():
+    rows = run_record_json("senet", 0.9)["history"]
+    assert [row.epoch for row in parse_history(rows, "resume.json")] == [1, 2, 3]
+    with pytest.raises(CheckpointError, match=re.escape("resume.json: history[0].epoch must be 1")):
+        parse_history(rows[1:], "resume.json")
+    with pytest.raises(CheckpointError, match=re.escape("resume.json: history[2].train_acc must be a number in [0, 1]")):
+        parse_history([*rows[:2], {**rows[2], "train_acc": 3}], "resume.json")
+
+
+FIXTURE = REPO / "tests" / "fixtures" / "run_record_v0.json"
+
+
+def test_todays_record_format_still_reads():
+    """A verbatim copy of a record as the engine wrote it before ``schema_version`` (checkpoints/seed-1/plain_cnn):
+    every later change must keep it readable, with the defaults of the fields added since."""
+    raw = json.loads(FIXTURE.read_text())
+    assert "schema_version" not in raw
+    record = RunRecord.from_json(raw, FIXTURE)
+    assert (record.model, record.accuracy, record.seed, record.schema_version) == ("plain_cnn", 0.8376, 1, 1)
+    assert len(record.test.predictions) == record.test.n == 10_000 and record.epochs_run == record.recipe.epochs == 40
+    assert record.recipe.augment.cutout_size == raw["recipe"]["augment"]["cutout_size"] == 8
+    assert record.to_json() == {**raw, "schema_version": RUN_RECORD_VERSION} | {"test": record.to_json()["test"]}
+    assert record.to_json()["recipe"] == raw["recipe"]  # and writes back the recipe train_all.py --recipe reads
+
+
+def test_every_committed_record_reads():
+    committed = sorted((REPO / "checkpoints").glob("**/run.json"))
+    assert len(committed) == 6  # three models, two seeds
+    for path in committed:
+        record = read_record(path.parent)
+        assert record.model == path.parent.name and len(record.test.predictions) == record.test.n
+
+
+def test_a_recipe_written_into_a_record_is_a_recipe_file_training_reads(tmp_path):
+    recipe = tmp_path / "recipe.json"
+    recipe.write_text(json.dumps(json.loads(FIXTURE.read_text())["recipe"]))
+    assert load_recipe_file(recipe) == RunRecord.from_json(json.loads(FIXTURE.read_text()), FIXTURE).recipe
 
 
 def test_the_committed_records_load_with_their_figures():

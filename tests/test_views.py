@@ -9,7 +9,8 @@ import pytest
 import torch
 
 from cifar_models.attribution import Attribution, Faithfulness, ModelExplanation
-from cifar_models.augment import AugmentPipeline, to_float_batch, to_uint8_images
+from cifar_models.augment import AugmentPipeline
+from cifar_models.normalization import to_float_batch, to_uint8_images
 from cifar_models.data import CLASSES
 from cifar_models.images import ColourScale, enlarge
 from cifar_models.models import MODELS, model_colour

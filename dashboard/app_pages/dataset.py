@@ -2,7 +2,7 @@
 import altair as alt
 import streamlit as st
 
-from cifar_models.augment import MEAN, STD
+from cifar_models.normalization import MEAN, STD
 from cifar_models.images import enlarge
 from dashboard import sources, state, widgets
 from dashboard.views import dataset
