@@ -137,7 +137,7 @@ def test_augmentation_recipe_downloads_as_a_file_training_accepts(browser, app_u
         saved = tmp_path / download.value.suggested_filename
         download.value.save_as(saved)
         assert saved.name == "recipe.json"
-        assert load_recipe_file(saved).augment["cutout_size"] == 8  # the sliders' start: the default recipe
+        assert load_recipe_file(saved).augment.cutout_size == 8  # the sliders' start: the default recipe
         page.wait_for_selector(RUN_FINISHED)  # the click reruns the page
         assert page.locator(EXCEPTION).count() == 0
     finally:

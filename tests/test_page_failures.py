@@ -95,6 +95,6 @@ def test_a_record_missing_a_field_is_named_on_home_and_the_other_models_show(ope
     app = open_app(HOME, root, data=tmp_path / "no-data")
     assert_rendered(app, HOME)
     [warning] = [warning.value for warning in app.warning]
-    assert f"{root / 'senet' / RECORD_FILE} has no 'test.accuracy' field" in warning and "train_all.py" in warning
+    assert f"{root / 'senet' / RECORD_FILE}: test.accuracy is missing" in warning and "train_all.py" in warning
     assert len(app.metric) == 2  # the cards of the two readable records
     assert "There is no SENet run record to judge" in page_text(app)

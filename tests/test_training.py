@@ -146,14 +146,14 @@ def test_recipe_files(tmp_path):
     good = tmp_path / "good.json"
     good.write_text(json.dumps({"epochs": 3, "augment": {"cutout_size": 4, "mix": "mixup"}}))
     recipe = load_recipe_file(good)
-    assert recipe.epochs == 3 and recipe.augment["cutout_size"] == 4 and recipe.lr == DEFAULT_RECIPE.lr
+    assert recipe.epochs == 3 and recipe.augment.cutout_size == 4 and recipe.lr == DEFAULT_RECIPE.lr
     assert Recipe.from_dict(recipe.to_dict()) == recipe
     bad = tmp_path / "bad.json"
     bad.write_text(json.dumps({"epoch": 3}))
     with pytest.raises(ValueError, match="unknown field"):
         load_recipe_file(bad)
     bad.write_text(json.dumps({"augment": {"flip_p": 3}}))
-    with pytest.raises(ValueError, match="flip probability"):
+    with pytest.raises(ValueError, match="augment.flip_p must be a number"):
         load_recipe_file(bad)
 
 

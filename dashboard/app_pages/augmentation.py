@@ -3,24 +3,11 @@ import json
 
 import streamlit as st
 
-from cifar_models.augment import PARAMETERS
 from cifar_models.images import enlarge
 from dashboard import sources, state, widgets
 from dashboard.views import augmentation
 
-MIX_MODES = ["none", "mixup", "cutmix"]
 SCALE = 8  # 32 px images sent at 256 px, each pixel a crisp square, then fitted to their column (never overlapping)
-LABELS = {
-    "crop_padding": "Crop: padding (px)",
-    "flip_p": "Flip probability",
-    "rotate_degrees": "Rotation: largest angle (°)",
-    "brightness": "Jitter: brightness",
-    "contrast": "Jitter: contrast",
-    "saturation": "Jitter: saturation",
-    "cutout_size": "Cutout: square side (px)",
-    "mix": "Batch mixing",
-    "mix_alpha": "MixUp/CutMix alpha",
-}
 RANDOM_BATCH = "Seeded random batch"
 BY_INDEX = "By index"
 
@@ -36,8 +23,7 @@ def reseed() -> None:
 # The controls sit above the previews (in the sidebar, Reseed was off-screen at 900 px): images, augmentations, draws.
 controls = st.expander("Images, augmentations and draws", expanded=True, icon=":material/tune:")
 images_column, geometry_column, colour_column, mixing_column = controls.columns(4)
-STEP_COLUMNS = {"brightness": colour_column, "contrast": colour_column, "saturation": colour_column,
-                "mix": mixing_column, "mix_alpha": mixing_column}  # the rest: geometry
+GROUP_COLUMNS = {"geometry": geometry_column, "colour": colour_column, "mixing": mixing_column}  # by field metadata
 with images_column:
     st.markdown("**Images** (training split)")
     source = st.radio("Choose", [RANDOM_BATCH, BY_INDEX], horizontal=True,
@@ -55,17 +41,19 @@ with images_column:
             st.stop()
 
 params = {}
-for name in PARAMETERS:
-    with STEP_COLUMNS.get(name, geometry_column):
-        if name == "mix":
-            params[name] = st.selectbox(LABELS.get(name, name), MIX_MODES, help=PARAMETERS[name][3],
+for parameter in augmentation.parameters():
+    name, spec = parameter.name, parameter.spec
+    with GROUP_COLUMNS[spec.group]:
+        if spec.choices:
+            choices = list(spec.choices)
+            params[name] = st.selectbox(spec.label, choices, help=spec.help,
                                         **state.kept(f"augment_{name}", augmentation.default_augmentation()[name],
-                                                     MIX_MODES))
+                                                     choices))
             continue
-        spec = augmentation.slider_spec(name)
-        params[name] = st.slider(LABELS.get(name, name), min_value=spec["min_value"], max_value=spec["max_value"],
-                                 step=spec["step"], help=spec["help"],
-                                 **state.kept(f"augment_{name}", spec["default"]))
+        slider = augmentation.slider_spec(name)
+        params[name] = st.slider(spec.label, min_value=slider["min_value"], max_value=slider["max_value"],
+                                 step=slider["step"], help=slider["help"],
+                                 **state.kept(f"augment_{name}", slider["default"]))
 
 with mixing_column:
     draws = st.slider("Augmented draws per image", min_value=1, max_value=5, **state.kept("augment_draws", 3))

@@ -7,8 +7,9 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from cifar_models.augment import JITTERS, PARAMETERS, AugmentPipeline, describe_draws, to_float_batch, to_uint8_images
+from cifar_models.augment import AUGMENTATIONS, AugmentPipeline, Parameter
 from cifar_models.data import CLASSES
+from cifar_models.normalization import to_float_batch, to_uint8_images
 from cifar_models.recipe import DEFAULT_RECIPE
 
 
@@ -34,28 +35,6 @@ def parse_indices(text: str, total: int, limit: int = 12) -> list[int]:
     return list(dict.fromkeys(indices))
 
 
-# which drawn values matter for the parameters chosen: a step whose parameter is off draws values it does not use
-_STEP_ACTIVE = {
-    "crop": lambda p: p["crop_padding"] > 0,
-    "flip": lambda p: p["flip_p"] > 0,
-    "rotate": lambda p: p["rotate_degrees"] > 0,
-    "jitter": lambda p: p["brightness"] > 0 or p["contrast"] > 0 or p["saturation"] > 0,
-    "cutout": lambda p: p["cutout_size"] > 0,
-    "mix": lambda p: p["mix"] != "none",
-}
-
-
-# a caption's words per step, short enough for a 160-pixel column
-_CAPTION_WORDS = {
-    "crop": lambda words: words,  # "shift (+2, -3)"
-    "flip": lambda words: "flipped" if words == "yes" else "not flipped",
-    "rotate": lambda words: f"rotated {words}",
-    "jitter": lambda words: words,  # "b×1.08, s×0.93": the factors switched on
-    "cutout": lambda words: words.replace("centre", "cutout at"),
-    "mix": lambda words: words,  # "λ=0.62 with image 2"
-}
-
-
 def mixed_label(target: np.ndarray, classes: list[str] = CLASSES) -> str:
     """A soft target in words: 'cat' or '62% cat + 38% dog'."""
     order = [int(i) for i in np.argsort(-target) if target[i] > 0.005]
@@ -75,10 +54,10 @@ def augmentation_preview(images: np.ndarray, labels: np.ndarray, params: dict, d
     """``draws`` independent passes of the training pipeline over the same images, seeded for a repeatable preview.
 
     It runs :class:`AugmentPipeline`, the code training runs; labels are given so that MixUp/CutMix mix them too.
+    Each caption joins the switched-on augmentations' own captions of what the image drew.
     """
     pipeline = AugmentPipeline.from_dict(params)
-    active = [step for step, is_on in _STEP_ACTIVE.items() if is_on(pipeline.params)]
-    jitters = tuple(name for name in JITTERS if pipeline.params[name] > 0)
+    active = [augmentation for augmentation in AUGMENTATIONS if augmentation.is_on(pipeline.config)]
     generator = torch.Generator().manual_seed(seed)
     batch = to_float_batch(images)
     targets = torch.as_tensor(labels, dtype=torch.int64)
@@ -87,9 +66,9 @@ def augmentation_preview(images: np.ndarray, labels: np.ndarray, params: dict, d
         result = pipeline(batch, targets, num_classes=num_classes, generator=generator)
         captions = []
         for i in range(len(images)):
-            words = describe_draws(result.draws, i, jitters)
-            caption = " · ".join(_CAPTION_WORDS[step](words[step]) for step in active if step in words)
-            if "mix" in active:  # the label training sees: MixUp and CutMix mix the labels too
+            caption = " · ".join(step.caption(step.describe(result.draws[step.name], i, pipeline.config))
+                                 for step in active if step.name in result.draws)
+            if any(step.mixes_labels for step in active):  # the label training sees: MixUp and CutMix mix it too
                 caption += f" · label {mixed_label(result.targets[i].numpy())}"
             captions.append(caption or "unchanged")
         previews.append(AugmentedDraw(to_uint8_images(result.images), captions))
@@ -101,19 +80,26 @@ def default_augmentation() -> dict:
     return DEFAULT_RECIPE.to_dict()["augment"]
 
 
+def parameters() -> list[Parameter]:
+    """Every augmentation parameter in the order of :data:`AUGMENTATIONS`: one control each, with its label, help
+    and group (the page's column) from the recipe's field metadata."""
+    return [parameter for augmentation in AUGMENTATIONS for parameter in augmentation.parameters]
+
+
 def slider_spec(name: str) -> dict:
-    """Bounds, step and help of an augmentation parameter's slider (from :data:`PARAMETERS`), and its start: the
-    default recipe's value."""
-    _off, low, high, description = PARAMETERS[name]
+    """Bounds, step and help of an augmentation parameter's slider (from its limits), and its start: the default
+    recipe's value."""
+    [parameter] = [parameter for parameter in parameters() if parameter.name == name]
+    low, high = parameter.spec.limits.low, parameter.spec.limits.high
     default = default_augmentation()[name]
     # pixels, and the rotation's degrees (a slider of 0 to 45 in steps of 1 that showed "0.00 / 45.00")
-    whole = (isinstance(low, int) and isinstance(high, int)) or high > 5
+    whole = parameter.kind is int or high > 5
     step = 1 if whole else 0.05
     cast = int if whole else float
     return {"min_value": cast(low), "max_value": cast(high), "default": cast(default), "step": cast(step),
-            "help": description}
+            "help": parameter.spec.help}
 
 
 def training_recipe(augment: dict) -> dict:
     """The full recipe training would run with these augmentations: what ``train_all.py --recipe FILE`` reads."""
-    return DEFAULT_RECIPE.updated(augment=AugmentPipeline.from_dict(augment).to_dict()).to_dict()
+    return DEFAULT_RECIPE.updated(augment=augment).to_dict()
