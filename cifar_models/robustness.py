@@ -11,8 +11,9 @@ on: a retrained model's old result is recognised as stale and not shown as curre
 """
 from __future__ import annotations
 
-import json
 import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -21,9 +22,12 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
+from . import schema
 from .checkpoint import WEIGHTS_FILE, weights_digest, write_json
 from .corruptions import CORRUPTION_NAMES, SEVERITIES, corrupt
 from .evaluation import predict_logits
+from .run_record import CheckpointError
+from .schema import COUNT, UNIT, Limits, spec
 
 ROBUSTNESS_FILE = "robustness.json"
 BASELINE_MODEL = "plain_cnn"
@@ -96,16 +100,72 @@ def summarise(result: dict[str, Any], baseline: dict[str, Any] | None) -> dict[s
             "mean_corruption_error": float(np.mean(list(errors.values()))) if errors else None}
 
 
+@dataclass(frozen=True)
+class Protocol:
+    """What a result was measured under (see :func:`protocol`)."""
+
+    corruptions: tuple[str, ...]
+    severities: tuple[int, ...] = field(metadata=spec(limits=Limits(1, max(SEVERITIES))))
+    per_class: int = field(metadata=spec(limits=Limits(1)))
+    seed: int = field(metadata=spec(limits=COUNT))
+    test_size: int = field(metadata=spec(limits=Limits(1)))
+    subset: str
+
+
+@dataclass(frozen=True)
+class RobustnessRecord:
+    """``<model>/robustness.json``, as :func:`evaluate_checkpoints` writes it."""
+
+    model: str
+    weights_sha256: str
+    protocol: Protocol
+    indices: tuple[int, ...] = field(metadata=spec(limits=COUNT))  # the test images, in test-split order
+    precision: str
+    device: str
+    seconds_all_models: float = field(metadata=spec(limits=COUNT))
+    clean_accuracy: float = field(metadata=spec(limits=UNIT))
+    accuracy: dict[str, tuple[float, ...]] = field(metadata=spec(limits=UNIT))  # corruption -> one per severity
+    predictions: dict[str, tuple[tuple[int, ...], ...]] = field(metadata=spec(limits=COUNT))  # per severity, image
+    mean_corruption_accuracy: float = field(metadata=spec(limits=UNIT))
+    baseline: str
+    corruption_error: dict[str, float] | None = field(metadata=spec(limits=COUNT))  # None: no baseline result
+    mean_corruption_error: float | None = field(metadata=spec(limits=COUNT))
+
+    def inconsistencies(self) -> Iterator[tuple[str, str]]:
+        """Every grid covers the protocol's corruptions and severities, every prediction list its images."""
+        corruptions, severities = set(self.protocol.corruptions), len(self.protocol.severities)
+        for name, grid in (("accuracy", self.accuracy), ("predictions", self.predictions),
+                           ("corruption_error", self.corruption_error or dict.fromkeys(corruptions))):
+            if set(grid) != corruptions:
+                yield name, f"must hold the protocol's corruptions {sorted(corruptions)}, got {sorted(grid)}"
+        for corruption, cells in self.accuracy.items():
+            if len(cells) != severities:
+                yield f"accuracy.{corruption}", f"must hold one accuracy per severity ({severities}), got {len(cells)}"
+        for corruption, rows in self.predictions.items():
+            wrong = [len(row) for row in rows if len(row) != len(self.indices)]
+            if len(rows) != severities or wrong:
+                yield f"predictions.{corruption}", (f"must hold {severities} lists of one class per image "
+                                                    f"({len(self.indices)})")
+        if any(index >= self.protocol.test_size for index in self.indices):
+            yield "indices", f"must be test images, in [0, {self.protocol.test_size})"
+
+
 def read_robustness(checkpoint_dir: str | Path) -> dict[str, Any] | None:
-    """The robustness record beside a checkpoint if it was measured on these very weights, else None."""
-    path = Path(checkpoint_dir) / ROBUSTNESS_FILE
+    """The robustness record beside a checkpoint (in its JSON layout, every field checked) if it was measured on
+    these very weights; None where there is none or it was measured on other weights. A damaged one is refused
+    with CheckpointError naming the file and the field."""
+    folder = Path(checkpoint_dir)
+    path = folder / ROBUSTNESS_FILE
+    if not path.is_file() or not (folder / WEIGHTS_FILE).is_file():
+        return None
+    source = f"Robustness result {path}"
     try:
-        record = json.loads(path.read_text())
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
-        return None
-    if not isinstance(record, dict) or not (Path(checkpoint_dir) / WEIGHTS_FILE).is_file():
-        return None
-    return record if record.get("weights_sha256") == weights_digest(checkpoint_dir) else None
+        raw = schema.load_json(path, source)
+        if isinstance(raw, dict) and raw.get("weights_sha256") != weights_digest(folder):
+            return None  # measured on other weights: stale, not shown as current
+        return schema.to_json(schema.parse(RobustnessRecord, raw, source))
+    except schema.SchemaError as error:
+        raise CheckpointError(str(error)) from None
 
 
 def evaluate_checkpoints(found: dict[str, Path], loaded: dict[str, tuple[nn.Module, str]], test_images: np.ndarray,
@@ -122,7 +182,10 @@ def evaluate_checkpoints(found: dict[str, Path], loaded: dict[str, tuple[nn.Modu
     seconds = time.perf_counter() - started
     baseline = grids.get(BASELINE_MODEL)
     if baseline is None and BASELINE_MODEL in found:
-        on_disk = read_robustness(found[BASELINE_MODEL])
+        try:
+            on_disk = read_robustness(found[BASELINE_MODEL])
+        except CheckpointError:  # a damaged baseline result counts as none: CE is left out, as without a result
+            on_disk = None
         baseline = on_disk if on_disk and on_disk.get("protocol") == terms else None
     records = {}
     for name, grid in grids.items():

@@ -14,7 +14,7 @@ help and UI group a dashboard control is built from. Limits on a list field appl
 - Whole numbers written as floats are taken as the integers they equal (``2.0`` -> ``2``).
 
 Entry points: ``parse(kind, data, source)`` (data already loaded), ``read_json(path, kind, source)`` (a file; a
-duplicate key, invalid JSON or nesting too deep to read is refused too), ``to_json(record)`` (the JSON layout),
+duplicate key, invalid JSON or nesting too deep to read is refused too; ``load_json`` reads it untyped), ``to_json(record)`` (the JSON layout),
 ``validate(record)`` (for ``__post_init__`` of a record built in code), ``parse_field(kind, name, value, source)``
 and ``field_spec(kind, name)``. Every refusal
 is a :class:`SchemaError`.
@@ -101,13 +101,19 @@ def parse(kind: type[Record], data: Any, source: object) -> Record:
 def read_json(path: str | Path, kind: type[Record], source: object = None) -> Record:
     """The file at ``path`` as a ``kind`` instance; SchemaError names ``source`` (default: the path) and the field."""
     source = source if source is not None else path
+    return parse(kind, load_json(path, source), source)
+
+
+def load_json(path: str | Path, source: object = None) -> Any:
+    """The JSON in the file at ``path``, not yet typed; SchemaError where it cannot be read, is not JSON, repeats a
+    key within an object (which one would count?) or is nested too deeply to be any record."""
+    source = source if source is not None else path
     try:
-        data = json.loads(Path(path).read_text(), object_pairs_hook=_refuse_duplicate_keys)
+        return json.loads(Path(path).read_text(), object_pairs_hook=_refuse_duplicate_keys)
     except (OSError, ValueError) as error:  # ValueError: not UTF-8, not JSON, or a duplicate key
         raise SchemaError(f"cannot read {source}: {error}") from None
     except RecursionError:
         raise SchemaError(f"cannot read {source}: it is nested too deeply to be a record") from None
-    return parse(kind, data, source)
 
 
 def parse_field(kind: type, name: str, value: Any, source: object) -> Any:

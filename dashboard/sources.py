@@ -182,11 +182,17 @@ def _read_robustness(folder: str, stamps: tuple) -> dict | None:  # the stamps a
 
 def load_robustness(names: list[str]) -> dict[str, dict | None]:
     """Each model's ``robustness.json`` if it was measured on the weights now in its folder, else None; read again
-    when the result or the weights change."""
+    when the result or the weights change. A damaged one is named in a warning and counts as none."""
     root = checkpoint_root()
-    return {name: _read_robustness(str(root / name), (_modified(root / name / ROBUSTNESS_FILE),
-                                                      _modified(root / name / WEIGHTS_FILE)))
-            for name in names}
+    results = {}
+    for name in names:
+        try:
+            results[name] = _read_robustness(str(root / name), (_modified(root / name / ROBUSTNESS_FILE),
+                                                                _modified(root / name / WEIGHTS_FILE)))
+        except CheckpointError as error:  # not cached: read again on the next run, until it is measured again
+            st.warning(str(error))
+            results[name] = None
+    return results
 
 
 @st.cache_data(show_spinner="Degrading the images…", max_entries=64)

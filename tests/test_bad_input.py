@@ -7,6 +7,7 @@ import io
 import json
 import os
 import pickle
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -299,3 +300,50 @@ def test_a_large_sixteen_bit_png_gives_the_exact_eight_bit_values():
     assert prepared.mode == "I;16" and prepared.crop_box == (0, 100, 1100, 1200)
     for channel in range(3):
         np.testing.assert_array_equal(prepared.pixels[..., channel], np.asarray(expected))
+
+
+# ------------------------------------------------------------------------------------------------------------------
+# Issue 22, 4 and 16: a recipe with a duplicate key or nested too deeply is refused in one line, before any work
+
+
+@pytest.mark.parametrize("text, message", [
+    ('{"lr": 0.1, "lr": 1e9}', 'the key "lr" appears twice in one object; keep the one you mean'),
+    ('{"augment": {"flip_p": 0.5, "flip_p": 0.0}}', 'the key "flip_p" appears twice in one object'),
+    ("[" * 100_000 + "]" * 100_000, "it is nested too deeply to be a record"),
+])
+def test_a_recipe_with_a_duplicate_key_or_deep_nesting_is_refused(capsys, tmp_path, text, message):
+    recipe = tmp_path / "recipe.json"
+    recipe.write_text(text)
+    code, err = train(capsys, "--recipe", str(recipe), "--out", str(tmp_path / "out"), "--data", NOWHERE)
+    assert code == 2 and err.startswith(f"error: cannot read recipe {recipe}: {message}") and err.count("\n") == 1
+    assert not (tmp_path / "out").exists()
+
+
+# ------------------------------------------------------------------------------------------------------------------
+# Issue 22, 10: a robustness result for these very weights, with a value of the wrong type: named on the pages
+
+
+def test_a_robustness_result_of_the_wrong_type_is_named_on_the_pages(open_app, untrained_checkpoints, tmp_path):
+    from apptest_helpers import assert_rendered
+    from cifar_models.checkpoint import CheckpointError, weights_digest
+    from cifar_models.robustness import ROBUSTNESS_FILE, read_robustness
+
+    root = tmp_path / "checkpoints"
+    shutil.copytree(untrained_checkpoints, root)
+    result = json.loads((REPO / "checkpoints" / "senet" / ROBUSTNESS_FILE).read_text())
+    result["weights_sha256"] = weights_digest(root / "senet")  # measured on these weights, so it is read
+    assert read_robustness(root / "senet") is None  # none yet
+    (root / "senet" / ROBUSTNESS_FILE).write_text(json.dumps(result))
+    assert read_robustness(root / "senet")["clean_accuracy"] == result["clean_accuracy"]
+    result["accuracy"]["fog"][2] = "high"
+    (root / "senet" / ROBUSTNESS_FILE).write_text(json.dumps(result))
+    problem = (f"Robustness result {root / 'senet' / ROBUSTNESS_FILE}: accuracy.fog[2] must be a number in [0, 1], "
+               'got "high" (a string)')
+    with pytest.raises(CheckpointError) as refused:
+        read_robustness(root / "senet")
+    assert str(refused.value) == problem
+    # Compare reads it through the same loader (sources.load_robustness), only when it has the data to pair models
+    app = open_app("app_pages/robustness.py", root, data=tmp_path / "no-data")
+    assert_rendered(app, "app_pages/robustness.py")  # no exception: SENet's result is named and left out
+    assert problem in [warning.value for warning in app.warning]
+    assert "No current robustness result for Plain CNN, SENet, Inception" in " ".join(info.value for info in app.info)
