@@ -163,7 +163,11 @@ def _refuse_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
 
 
 class _Refused(Exception):
-    """A value that does not fit; the message starts with its dotted field."""
+    """A value that does not fit; the message starts with its dotted field, ``where`` (None: a rule across fields)."""
+
+    def __init__(self, message: str, where: str | None = None):
+        super().__init__(message)
+        self.where = where
 
 
 def _spec_of(item) -> FieldSpec:
@@ -201,7 +205,7 @@ def takes(kind: Any, field: FieldSpec = _NO_SPEC) -> str:
 
 
 def _wrong(value: Any, where: str, kind: Any, field: FieldSpec) -> _Refused:
-    return _Refused(f"{where or 'the file'} must be {takes(kind, field)}, got {_shown(value)}")
+    return _Refused(f"{where or 'the file'} must be {takes(kind, field)}, got {_shown(value)}", where)
 
 
 def _parse(value: Any, kind: Any, where: str, field: FieldSpec) -> Any:
@@ -211,7 +215,12 @@ def _parse(value: Any, kind: Any, where: str, field: FieldSpec) -> Any:
     origin = get_origin(kind)
     if origin is types.UnionType:  # X | None
         (inner,) = [option for option in get_args(kind) if option is not type(None)]
-        return None if value is None else _parse(value, inner, where, field)
+        try:
+            return None if value is None else _parse(value, inner, where, field)
+        except _Refused as refused:
+            if refused.where == where:  # this value itself, not a field inside it: it may be null, too
+                raise _wrong(value, where, kind, field) from None
+            raise
     if origin is tuple:
         if not isinstance(value, list):
             raise _wrong(value, where, kind, field)
@@ -247,7 +256,7 @@ def _scalar(value: Any, kind: type, where: str, field: FieldSpec) -> Any:
 def _record(value: Any, kind: type, where: str) -> Any:
     if not isinstance(value, dict):
         raise _Refused(f"{where} must be an object, got {_shown(value)}" if where
-                       else f"the file must hold a JSON object, not {_shown(value)}")
+                       else f"the file must hold a JSON object, not {_shown(value)}", where)
     known = {item.name for item in fields(kind)}
     unknown = sorted(set(value) - known)
     if unknown:
