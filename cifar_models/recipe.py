@@ -1,7 +1,7 @@
 """Every hyper-parameter of a training run in one visible object, saved with the results."""
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import schema

@@ -4,7 +4,7 @@ committed record, a record survives writing and reading, and the derived figures
 import json
 import math
 import re
-from dataclasses import fields, replace
+from dataclasses import replace
 
 import pytest
 
