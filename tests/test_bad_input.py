@@ -347,3 +347,28 @@ def test_a_robustness_result_of_the_wrong_type_is_named_on_the_pages(open_app, u
     assert_rendered(app, "app_pages/robustness.py")  # no exception: SENet's result is named and left out
     assert problem in [warning.value for warning in app.warning]
     assert "No current robustness result for Plain CNN, SENet, Inception" in " ".join(info.value for info in app.info)
+
+
+# ------------------------------------------------------------------------------------------------------------------
+# Issue 22, 1 and 10: a run record with a number it cannot hold is refused naming the file and the field, on the pages
+
+
+@pytest.mark.parametrize("field, value, problem", [
+    ("accuracy", 5.0, "test.accuracy must be a number in [0, 1], got 5.0"),
+    ("predictions", [0] * 5_000, "test.predictions must hold one value per test image (n = 10000) or none, got 5000"),
+])
+def test_a_record_with_an_impossible_number_leaves_that_model_out_with_the_reason(open_app, untrained_checkpoints,
+                                                                                 tmp_path, field, value, problem):
+    from apptest_helpers import HOME, assert_rendered
+    from cifar_models.checkpoint import RECORD_FILE
+
+    root = tmp_path / "checkpoints"
+    shutil.copytree(untrained_checkpoints, root)
+    record_json = json.loads((root / "senet" / RECORD_FILE).read_text())
+    record_json["test"][field] = value
+    (root / "senet" / RECORD_FILE).write_text(json.dumps(record_json))
+    app = open_app(HOME, root, data=tmp_path / "no-data")
+    assert_rendered(app, HOME)  # no math domain error, no "500.00%"
+    [warning] = [warning.value for warning in app.warning]
+    assert f"Run record {root / 'senet' / RECORD_FILE}: {problem}" in warning
+    assert len(app.metric) == 2  # the cards of the two readable records
