@@ -315,10 +315,6 @@ class Parameter:
     kind: type
     spec: FieldSpec
 
-    @property
-    def default(self) -> Any:
-        return getattr(AugmentConfig(), self.name)
-
 
 def _parameters(*names: str) -> tuple[Parameter, ...]:
     kinds = get_type_hints(AugmentConfig)
