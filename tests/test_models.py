@@ -72,6 +72,42 @@ def test_device_dropblock_matches_package_drop_rate():
     assert torch.equal(DeviceDropBlock2D(0.3, 8).eval()(x), x)
 
 
+def test_ramped_dropblock_follows_the_packages_linear_scheduler():
+    """The ramp sets, before each training step, the drop probability the dropblock package's LinearScheduler sets
+    when stepped once before each step (its values run from 0 to the target over the run's steps)."""
+    from dropblock import DropBlock2D, LinearScheduler
+
+    total_steps = 37
+    model = build_model("plain_cnn", drop_prob=0.15, drop_schedule="linear")
+    scheduler = LinearScheduler(DropBlock2D(0.15, 8), start_value=0.0, stop_value=0.15, nr_steps=total_steps)
+    ours = [module for module in model.modules() if isinstance(module, DeviceDropBlock2D)]
+    assert [layer.block_size for layer in ours] == [8, 4, 2]
+    assert all(layer.drop_prob == 0.0 for layer in ours)  # before training starts
+    for step in range(total_steps + 3):  # past the end, the package keeps its last value, and so does the ramp
+        scheduler.step()
+        model.follow_training(step, total_steps)
+        assert all(layer.drop_prob == pytest.approx(scheduler.dropblock.drop_prob, abs=1e-12) for layer in ours), step
+    assert ours[0].drop_prob == pytest.approx(0.15)
+
+
+def test_dropblock_options_reach_the_layers_and_the_seeds_fixed_rate_stays_the_default():
+    seed = build_model("plain_cnn")
+    fixed = [module for module in seed.modules() if isinstance(module, DeviceDropBlock2D)]
+    assert [(layer.drop_prob, layer.block_size) for layer in fixed] == [(0.3, 8), (0.3, 4), (0.3, 2)]
+    seed.follow_training(0, 100)  # a fixed rate ignores the schedule
+    assert all(layer.drop_prob == 0.3 for layer in fixed)
+    custom = build_model("plain_cnn", drop_prob=0.1, drop_block_sizes=[5, 3], drop_schedule="linear")
+    layers = [module for module in custom.modules() if isinstance(module, DeviceDropBlock2D)]
+    assert [(layer.target_prob, layer.block_size) for layer in layers] == [(0.1, 5), (0.1, 3)]
+    assert custom.num_parameters() == seed.num_parameters()  # DropBlock has no weights: the checkpoints still load
+    for options, named in [({"drop_prob": 1.0}, "drop_prob"), ({"drop_block_sizes": (8, 4, 2, 2, 2, 2)},
+                                                                "drop_block_sizes"),
+                           ({"drop_block_sizes": (0,)}, "drop_block_sizes"), ({"drop_schedule": "cosine"},
+                                                                               "drop_schedule")]:
+        with pytest.raises(ValueError, match=named):
+            build_model("plain_cnn", **options)
+
+
 @pytest.mark.parametrize("name", sorted(EXPECTED_PARAMETERS))
 def test_short_cpu_training_beats_chance(name, cifar):
     """Two passes over 2,000 real images, then accuracy on 1,000 held-out ones well above chance.

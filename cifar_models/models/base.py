@@ -33,6 +33,13 @@ class CifarNet(nn.Module):
     def inspectable_layers(self, kind: str | None = None) -> dict[str, InspectableLayer]:
         return {n: layer for n, layer in self.inspectable.items() if kind is None or layer.kind == kind}
 
+    def follow_training(self, step: int, total_steps: int) -> None:
+        """Tell every layer whose behaviour is scheduled over training (e.g. a ramped DropBlock) which training step
+        comes next; layers without a schedule ignore it."""
+        for module in self.modules():
+            if module is not self and hasattr(module, "follow_training"):
+                module.follow_training(step, total_steps)
+
     def num_parameters(self) -> int:
         return sum(p.numel() for p in self.parameters())
 

@@ -14,6 +14,21 @@ class DeviceDropBlock2D(DropBlock2D):
     package's arithmetic (gamma, even-size cropping, rescaling) and only moves the draw.
     """
 
+    def __init__(self, drop_prob: float, block_size: int, *, ramp: bool = False):
+        super().__init__(drop_prob, block_size)
+        self.target_prob = drop_prob
+        self.ramp = ramp
+        if ramp:
+            self.drop_prob = 0.0  # until training starts: the ramp begins at 0
+
+    def follow_training(self, step: int, total_steps: int) -> None:
+        """With ``ramp``, the drop probability of training step ``step`` (0-based) of ``total_steps``: linear from 0
+        at the first step to the target at the last, as the paper trains it (Ghiasi et al., 2018, section 3: "we
+        found that linearly increasing keep_prob from 1 to the target value works well") and as the package's
+        ``LinearScheduler(dropblock, 0, target, total_steps)`` sets it when stepped once before each step."""
+        if self.ramp:
+            self.drop_prob = self.target_prob * min(step, total_steps - 1) / max(total_steps - 1, 1)
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if x.dim() != 4:
             raise ValueError(f"DropBlock2D expects (N, C, H, W), got shape {tuple(x.shape)}")

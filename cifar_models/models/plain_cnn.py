@@ -12,29 +12,37 @@ from .registry import register_model
 class ConvBlock(nn.Module):
     """Conv -> BatchNorm -> ReLU -> DropBlock (optional) -> AvgPool 2: halves the resolution."""
 
-    def __init__(self, in_channels: int, out_channels: int, kernel: int, drop_block: int | None, drop_prob: float):
+    def __init__(self, in_channels: int, out_channels: int, kernel: int, drop_block: int | None, drop_prob: float,
+                 ramp: bool):
         super().__init__()
         self.conv = nn.Conv2d(in_channels, out_channels, kernel, padding=kernel // 2)
         self.bn = nn.BatchNorm2d(out_channels)
         self.relu = nn.ReLU()
-        self.drop = DeviceDropBlock2D(drop_prob, drop_block) if drop_block else nn.Identity()
+        self.drop = DeviceDropBlock2D(drop_prob, drop_block, ramp=ramp) if drop_block else nn.Identity()
         self.pool = nn.AvgPool2d(2)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.pool(self.drop(self.relu(self.bn(self.conv(x)))))
 
 
-class PlainCNN(CifarNet):
-    # (out channels, kernel, DropBlock size or None); padding is kernel // 2: 3/2/2/1/1
-    BLOCKS = ((32, 7, 8), (64, 5, 4), (128, 5, 2), (256, 3, None), (512, 3, None))
+DROP_SCHEDULES = ("fixed", "linear")  # DropBlock's drop probability: the target from the first step, or ramped to it
 
-    def __init__(self, *, num_classes: int = 10, drop_prob: float = 0.3, head_width: int = 2000,
-                 head_dropout: float = 0.4):
+
+class PlainCNN(CifarNet):
+    # (out channels, kernel); padding is kernel // 2: 3/2/2/1/1
+    BLOCKS = ((32, 7), (64, 5), (128, 5), (256, 3), (512, 3))
+    DROP_BLOCK_SIZES = (8, 4, 2)  # the seed's DropBlock sizes of the first three blocks; the other two have none
+
+    def __init__(self, *, num_classes: int = 10, drop_prob: float = 0.3,
+                 drop_block_sizes: tuple[int, ...] = DROP_BLOCK_SIZES, drop_schedule: str = "fixed",
+                 head_width: int = 2000, head_dropout: float = 0.4):
         super().__init__()
+        _check_drop_options(drop_prob, drop_block_sizes, drop_schedule, len(self.BLOCKS))
         self.num_classes = num_classes
         blocks, channels, size = [], 3, 32
-        for index, (width, kernel, drop_block) in enumerate(self.BLOCKS, start=1):
-            blocks.append(ConvBlock(channels, width, kernel, drop_block, drop_prob))
+        sizes = [*drop_block_sizes, *[None] * (len(self.BLOCKS) - len(drop_block_sizes))]
+        for index, ((width, kernel), drop_block) in enumerate(zip(self.BLOCKS, sizes), start=1):
+            blocks.append(ConvBlock(channels, width, kernel, drop_block, drop_prob, drop_schedule == "linear"))
             self.expose(f"conv{index}", f"features.{index - 1}.relu", "block", (width, size, size))
             size //= 2
             self.expose(f"block{index}", f"features.{index - 1}", "block", (width, size, size))
@@ -54,11 +62,28 @@ class PlainCNN(CifarNet):
         return self.head(x)
 
 
+def _check_drop_options(drop_prob: float, block_sizes: tuple[int, ...], schedule: str, blocks: int) -> None:
+    if not 0.0 <= drop_prob < 1.0:
+        raise ValueError(f"drop_prob must be in [0, 1), got {drop_prob!r}")
+    if len(block_sizes) > blocks or any(isinstance(size, bool) or not isinstance(size, int) or size < 1
+                                        for size in block_sizes):
+        raise ValueError(f"drop_block_sizes must be at most {blocks} whole numbers >= 1 (one per block from the "
+                         f"first), got {block_sizes!r}")
+    if schedule not in DROP_SCHEDULES:
+        raise ValueError(f"drop_schedule must be one of {', '.join(DROP_SCHEDULES)}, got {schedule!r}")
+
+
 @register_model("plain_cnn", title="Plain CNN", order=0, colour="#4c78a8",
                 summary="Five convolution blocks with DropBlock in the first three: the baseline.")
-def plain_cnn(*, num_classes: int = 10, drop_prob: float = 0.3) -> PlainCNN:
+def plain_cnn(*, num_classes: int = 10, drop_prob: float = 0.3,
+              drop_block_sizes: tuple[int, ...] = PlainCNN.DROP_BLOCK_SIZES, drop_schedule: str = "fixed") -> PlainCNN:
     """The seed's plain CNN (2,784,250 parameters) regularised with DropBlock.
+
+    ``drop_prob`` is DropBlock's target drop probability in the blocks of ``drop_block_sizes`` (one size per block,
+    from the first); ``drop_schedule="linear"`` ramps it from 0 at the first training step to the target at the
+    last, as the paper trains it, ``"fixed"`` (the seed's) applies the target from the first step.
 
     DropBlock: Ghiasi, Lin and Le, "DropBlock: A regularization method for convolutional networks", NeurIPS 2018.
     """
-    return PlainCNN(num_classes=num_classes, drop_prob=drop_prob)
+    return PlainCNN(num_classes=num_classes, drop_prob=drop_prob, drop_block_sizes=tuple(drop_block_sizes),
+                    drop_schedule=drop_schedule)
