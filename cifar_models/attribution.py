@@ -22,10 +22,11 @@ from captum.attr import IntegratedGradients, LayerAttribution, LayerGradCam, Noi
 from torch import nn
 from torchvision.transforms.functional import gaussian_blur
 
-from .normalization import denormalize, model_input, normalize, to_uint8_images
+from .attribution_options import AttributionOptions
 from .explain import deepest_block, intra_op_threads
 from .images import ColourScale, colour_scale
 from .models.base import CifarNet, evaluating
+from .normalization import denormalize, model_input, normalize, to_uint8_images
 
 BASELINES = {
     "black": "black image",
@@ -36,18 +37,6 @@ BASELINES = {
 
 class AttributionError(RuntimeError):
     """An attribution that cannot be computed as asked (unknown method, layer or baseline)."""
-
-
-@dataclass(frozen=True)
-class AttributionOptions:
-    baseline: str = "black"  # Integrated Gradients' starting point, a key of BASELINES
-    ig_steps: int = 32
-    internal_batch_size: int = 32  # Integrated Gradients' steps go through the model this many at a time
-    grad_cam_layer: str | None = None  # an inspectable layer name; None: default_grad_cam_layer(model)
-    occlusion_window: int = 8
-    occlusion_stride: int = 4
-    smoothgrad_samples: int = 16
-    smoothgrad_noise: float = 0.15  # noise standard deviation as a fraction of the input's value range
 
 
 @dataclass

@@ -23,6 +23,7 @@ from cifar_models.evaluation import predict_logits
 from cifar_models.explain import class_average_gates
 from cifar_models.robustness import ROBUSTNESS_FILE, read_robustness
 from cifar_models.run_record import RunRecord
+from cifar_models.trust import TRUST_FILE, TrustRecord, read_trust
 from cifar_models.uploads import PreparedImage, prepare_upload
 from dashboard.settings import checkpoint_root, data_location, train_command
 from dashboard.views import augmentation, dataset, evidence, robustness
@@ -193,6 +194,21 @@ def load_robustness(names: list[str]) -> dict[str, dict | None]:
             st.warning(str(error))
             results[name] = None
     return results
+
+
+@st.cache_data(show_spinner=False)
+def _read_trust(folder: str, stamps: tuple) -> TrustRecord | None:  # the stamps are in the cache key only
+    return read_trust(folder)
+
+
+def load_trust(names: list[str]) -> dict[str, TrustRecord]:
+    """Each model's faithfulness over many images (``evaluate.py --faithfulness``) where it was measured on the
+    weights now in its folder; read again when the result or the weights change."""
+    root = checkpoint_root()
+    found = {name: _read_trust(str(root / name), (_modified(root / name / TRUST_FILE),
+                                                  _modified(root / name / WEIGHTS_FILE)))
+             for name in names}
+    return {name: record for name, record in found.items() if record is not None}
 
 
 @st.cache_data(show_spinner="Degrading the images…", max_entries=64)

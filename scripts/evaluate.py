@@ -4,6 +4,7 @@
     python scripts/evaluate.py --checkpoints /tmp/ckpt --limit 2000     # the images a --subset 2000 run used
     python scripts/evaluate.py --robustness                              # CIFAR-10-C, written to <model>/robustness.json
     python scripts/evaluate.py --exemplars                               # each channel's top test images
+    python scripts/evaluate.py --faithfulness                            # which attribution map to trust
 """
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ import sys
 import time
 from pathlib import Path
 
+from cifar_models import trust
 from cifar_models.arguments import whole_number
 from cifar_models.checkpoint import (DEFAULT_CHECKPOINT_DIR, CheckpointError, LoadedCheckpoint, find_checkpoints,
                                      load_checkpoint)
@@ -36,13 +38,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--robustness", action="store_true",
                         help="the CIFAR-10-C corruptions (15 x 5 severities) on a stratified test subset; writes "
                              "<model>/robustness.json")
-    parser.add_argument("--per-class", type=whole_number(1), default=DEFAULT_PER_CLASS,
-                        help=f"with --robustness: test images per class (default {DEFAULT_PER_CLASS})")
+    parser.add_argument("--per-class", type=whole_number(1),
+                        help=f"with --robustness (default {DEFAULT_PER_CLASS}) or --faithfulness (default "
+                             f"{trust.DEFAULT_PER_CLASS}): test images per class")
     parser.add_argument("--seed", type=whole_number(0), default=DEFAULT_SEED,
                         help="with --robustness: the corruptions' random seed")
     parser.add_argument("--exemplars", action="store_true",
                         help="each channel's 9 most activating test images and class profile, for every inspectable "
                              "layer; writes <model>/exemplars.safetensors (the Feature maps page reads it)")
+    parser.add_argument("--faithfulness", action="store_true",
+                        help="every attribution method's faithfulness on a stratified test subset, for each image "
+                             f"the model's prediction; writes <model>/{trust.TRUST_FILE} (the Attribution page's "
+                             "'which map to trust' over many images)")
     args = parser.parse_args(argv)
     try:
         device = device_here(args.device)
@@ -64,6 +71,8 @@ def main(argv: list[str] | None = None) -> int:
         return compute_exemplars(args, found, data, device)
     if args.robustness:
         return measure_robustness(args, found, test, device)
+    if args.faithfulness:
+        return measure_faithfulness(args, found, data, device)
     count = len(test) if args.limit is None else min(args.limit, len(test))
     images, labels = test.images[:count], test.labels[:count]
     checkpoints, failures = load_all(found, device, args.precision)
@@ -111,16 +120,43 @@ def compute_exemplars(args: argparse.Namespace, found: dict[str, Path], data, de
     return 1 if failures else 0
 
 
+def measure_faithfulness(args: argparse.Namespace, found: dict[str, Path], data, device) -> int:
+    """--faithfulness: every checkpoint's attribution methods scored on the stratified subset, stored beside it."""
+    from cifar_models.attribution import explainable_copy  # imports captum: only this mode needs it
+
+    per_class = args.per_class or trust.DEFAULT_PER_CLASS
+    if not per_class_fits(data.test.labels, per_class):
+        return 2
+    checkpoints, failures = load_all(found, device, args.precision)
+    for name, (checkpoint, _precision) in checkpoints.items():
+        record = trust.measure_trust(name, explainable_copy(checkpoint.model), found[name], data.test.images,
+                                     data.test.labels, data_fingerprint=data.fingerprint, per_class=per_class)
+        written = trust.save_trust(found[name], record)
+        print(json.dumps({"model": name, "images": len(record.indices), "seconds": record.seconds,
+                          "mean_faithfulness": {method: round(found.mean, 4)
+                                                for method, found in record.summary().items()},
+                          "written": str(written)}))
+    return 1 if failures else 0
+
+
+def per_class_fits(labels, per_class: int) -> bool:
+    """Whether every class has ``per_class`` test images; says why not on stderr."""
+    try:
+        stratified_subset(labels, per_class)
+    except ValueError as error:
+        print(f"error: --per-class {per_class}: {error}", file=sys.stderr)
+        return False
+    return True
+
+
 def measure_robustness(args: argparse.Namespace, found: dict[str, Path], test, device) -> int:
     """--robustness: every checkpoint on the corrupted subset; one JSON summary line per model."""
-    try:
-        stratified_subset(test.labels, args.per_class)
-    except ValueError as error:
-        print(f"error: --per-class {args.per_class}: {error}", file=sys.stderr)
+    per_class = args.per_class or DEFAULT_PER_CLASS
+    if not per_class_fits(test.labels, per_class):
         return 2
     checkpoints, failures = load_all(found, device, args.precision)
     loaded = {name: (checkpoint.model, precision) for name, (checkpoint, precision) in checkpoints.items()}
-    records = evaluate_checkpoints(found, loaded, test.images, test.labels, device=device, per_class=args.per_class,
+    records = evaluate_checkpoints(found, loaded, test.images, test.labels, device=device, per_class=per_class,
                                    seed=args.seed) if loaded else {}
     for name, record in records.items():
         print(json.dumps({"model": name, "images": len(record["indices"]), "precision": record["precision"],

@@ -124,16 +124,21 @@ def test_attribution_runs_on_the_button_only(open_app, trained_checkpoints):
     [probabilities] = [frame for frame in chart_frames(app) if "probability" in frame]
     np.testing.assert_allclose(probabilities.groupby("model")["probability"].sum(), 1.0, rtol=1e-4)
 
+    # Trained here, so no faithfulness over many images is stored yet: the page gives the command that computes it.
+    [missing] = [info.value for info in app.info]
+    assert "No faithfulness over many images for Plain CNN, SENet, Inception" in missing
+    assert "evaluate.py --faithfulness" in missing
+
     # The opacity only redraws; a new target asks for the button again.
     app.sidebar.slider[-1].set_value(0.2).run()
-    assert not app.info and len(app.dataframe) == 2
+    assert [info.value for info in app.info] == [missing] and len(app.dataframe) == 2
     app.sidebar.selectbox[0].set_value("ship").run()
     assert "Press **Explain**" in page_text(app)
     app.sidebar.button[0].click().run()
     assert "Plain CNN: ship · SENet: ship · Inception: ship" in page_text(app)
     # Settings explained before come back without the button, the same figures (cached, not computed again).
     app.sidebar.selectbox[0].set_value("each model's prediction").run()
-    assert not app.info
+    assert [info.value for info in app.info] == [missing]
     pd.testing.assert_frame_equal(app.dataframe[1].value, faithfulness)
 
 

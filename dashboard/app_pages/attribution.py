@@ -74,7 +74,7 @@ facts.markdown("**Explained class** " + " · ".join(f"{model_title(n)}: {classes
                                                    for n, r in result.items()))
 
 st.subheader("Which map to trust")
-st.markdown(trust.trust_summary(result))
+st.markdown("**This image.** " + trust.trust_summary(result))
 for warning in trust.convergence_warnings(result):
     st.warning(warning)
 first = next(iter(result.values())).faithfulness[methods[0]]
@@ -85,6 +85,18 @@ st.caption(f"Faithfulness: how much the explained class's probability drops when
 st.dataframe(trust.trust_table(result), width="content")
 with st.expander("The drops behind the scores"):
     st.dataframe(trust.faithfulness_details(result), hide_index=True)
+stored_trust = sources.load_trust(names)
+if stored_trust:
+    st.markdown(trust.trust_over_images_summary(stored_trust))
+    st.caption("Over many images: each method's mean faithfulness on the first 10 test images of each class, each "
+               "explained for the model's prediction, with its 95% interval over the images. One image's winner "
+               "(above) can differ: trust a method whose interval is above zero and apart from the others'.")
+    st.dataframe(trust.trust_over_images_table(stored_trust), width="content")
+missing_trust = [model_title(name) for name in names if name not in stored_trust]
+if missing_trust:
+    st.info(f"No faithfulness over many images for {', '.join(missing_trust)} (or it was measured on other "
+            "weights): `python scripts/evaluate.py --faithfulness` computes it for every checkpoint (a few minutes "
+            "a model on a CPU).")
 
 for method in methods:
     st.subheader(attribution.method_title(method))

@@ -1,5 +1,5 @@
-"""The Attribution page's verdict on its maps: which method to trust per model, and when Integrated Gradients did not
-converge."""
+"""The Attribution page's verdict on its maps: which method to trust per model, on this image and over many test
+images, and when Integrated Gradients did not converge."""
 from __future__ import annotations
 
 import math
@@ -8,6 +8,7 @@ import pandas as pd
 
 from cifar_models.attribution import ModelExplanation, method_title
 from cifar_models.models import model_title
+from cifar_models.trust import TrustRecord
 
 # Integrated Gradients' attributions should add up to f(image) - f(baseline); a convergence delta beyond this share
 # of that difference means the path integral is too coarse to read the map closely.
@@ -75,3 +76,40 @@ def faithfulness_details(result: dict[str, ModelExplanation]) -> pd.DataFrame:
         {"model": model_title(name), "method": method_title(method), "top-pixel drop": signed_percent(f.top_drop),
          "random drop": signed_percent(f.random_drop), "faithfulness": signed_percent(f.score)}
         for name, explanation in result.items() for method, f in explanation.faithfulness.items()])
+
+
+def trust_over_images_table(records: dict[str, TrustRecord]) -> pd.DataFrame:
+    """Rows: methods; columns: models; cells: the mean faithfulness over the stored images with its 95% interval,
+    each model's most faithful method starred (by its mean)."""
+    summaries = {name: record.summary() for name, record in records.items()}
+    methods = list(dict.fromkeys(method for summary in summaries.values() for method in summary))
+    columns = {}
+    for name, summary in summaries.items():
+        best = max(summary, key=lambda method: summary[method].mean) if summary else None
+        columns[model_title(name)] = [
+            f"{signed_percent(found.mean)} ({signed_percent(found.low)} to {signed_percent(found.high)})"
+            + (f" {BEST}" if method == best else "") if (found := summary.get(method)) else "—"
+            for method in methods]
+    return pd.DataFrame(columns, index=pd.Index([method_title(method) for method in methods], name="method"))
+
+
+def trust_over_images_summary(records: dict[str, TrustRecord]) -> str:
+    """One sentence per model: the method to trust over many images, and whether its lead over the runner-up is
+    clear (their intervals apart) or within the noise of the images."""
+    parts = []
+    for name, record in records.items():
+        ranked = sorted(record.summary().values(), key=lambda found: found.mean, reverse=True)
+        if not ranked:
+            continue
+        best = ranked[0]
+        if best.high <= 0:
+            parts.append(f"{model_title(name)}: no method beats random pixels (best: {method_title(best.method)}, "
+                         f"{signed_percent(best.mean)})")
+            continue
+        clear = len(ranked) == 1 or best.low > ranked[1].high
+        lead = ("clearly ahead" if clear else
+                f"within the noise of {method_title(ranked[1].method)} ({signed_percent(ranked[1].mean)})")
+        parts.append(f"{model_title(name)}: **{method_title(best.method)}** ({signed_percent(best.mean)}, {lead})")
+    images = {len(record.indices) for record in records.values()}
+    over = f"over {images.pop()} test images" if len(images) == 1 else "over the stored test images"
+    return f"Most faithful map per model {over} — " + "; ".join(parts) + "." if parts else ""
