@@ -17,3 +17,14 @@ def whole_number(minimum: int) -> Callable[[str], int]:
         return value
 
     return parse
+
+
+class ScriptParser(argparse.ArgumentParser):
+    """Every script's parser: its module docstring as the help text, and a refusal in one line, the error and where
+    the options are described (argparse's default prints the whole usage first, 5 lines or more)."""
+
+    def __init__(self, description: str | None, **options):
+        super().__init__(description=description, formatter_class=argparse.RawDescriptionHelpFormatter, **options)
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")

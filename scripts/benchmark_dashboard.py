@@ -13,13 +13,13 @@ The server and Chromium helpers are dashboard/browser.py's, shared with tests/te
 """
 from __future__ import annotations
 
-import argparse
 import os
 import statistics
 import tempfile
 import time
 from pathlib import Path
 
+from cifar_models.arguments import ScriptParser
 from dashboard import navigation, settings
 from dashboard.browser import REPO, RUN_FINISHED, launch_chromium, open_page, serve_dashboard
 
@@ -87,7 +87,7 @@ def browser_seconds(pages: dict[str, tuple[str, str]], checkpoints: Path, repeat
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = ScriptParser(__doc__)
     parser.add_argument("--checkpoints", default=os.environ.get(settings.CHECKPOINTS_ENV, "checkpoints"),
                         help="checkpoint folder (default: $CIFAR10_CHECKPOINTS, else checkpoints/)")
     parser.add_argument("--data", help="CIFAR-10 location (default: $CIFAR10_DATA, else ./data)")

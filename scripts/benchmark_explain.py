@@ -17,7 +17,6 @@ timed.
 """
 from __future__ import annotations
 
-import argparse
 import os
 import statistics
 import subprocess
@@ -30,6 +29,7 @@ from typing import Callable, ContextManager, Iterator
 import torch
 
 from cifar_models import MODELS, build_model
+from cifar_models.arguments import ScriptParser
 from cifar_models.attribution import AttributionOptions, explain_image, explainable_copy
 from cifar_models.checkpoint import DEFAULT_CHECKPOINT_DIR, find_checkpoints, load_checkpoint
 from cifar_models.data import DataError, load_cifar10
@@ -106,7 +106,7 @@ def measure(models: dict, explainable: dict, image, repeats: int) -> Timings:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = ScriptParser(__doc__)
     parser.add_argument("--checkpoints", default=str(DEFAULT_CHECKPOINT_DIR), help="default: checkpoints/")
     parser.add_argument("--data", help="CIFAR-10 location (default: $CIFAR10_DATA, else ./data)")
     parser.add_argument("--repeats", type=int, default=5)

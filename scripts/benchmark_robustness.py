@@ -14,7 +14,6 @@ seconds over two cores is then the better guide to a quiet machine's time.
 """
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 import time
@@ -22,7 +21,7 @@ import time
 import torch
 
 from cifar_models import MODELS, build_model
-from cifar_models.arguments import whole_number
+from cifar_models.arguments import ScriptParser, whole_number
 from cifar_models.checkpoint import find_checkpoints, load_checkpoint
 from cifar_models.corruptions import CORRUPTIONS, SEVERITIES
 from cifar_models.data import DataError, load_cifar10
@@ -41,7 +40,7 @@ def timed(work) -> tuple[float, float]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = ScriptParser(__doc__)
     parser.add_argument("--data", help="CIFAR-10 location (default: $CIFAR10_DATA, else ./data)")
     parser.add_argument("--checkpoints", help="folder of <model>/ checkpoints (default: untrained models)")
     parser.add_argument("--images", type=whole_number(10), default=500, help="test images per timing (default 500)")

@@ -10,7 +10,6 @@ autocast + channels_last, and their ratio per model). Prints a table and writes 
 """
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 import tempfile
@@ -25,6 +24,7 @@ from torchvision import transforms
 
 from cifar_models import MODELS, build_model
 from cifar_models import distributed
+from cifar_models.arguments import ScriptParser
 from cifar_models.normalization import MEAN, STD
 from cifar_models.data import load_cifar10
 from cifar_models.engine import train_model
@@ -90,7 +90,7 @@ def engine_epochs(name: str, data, device: torch.device, epochs: int, subset: in
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = ScriptParser(__doc__)
     parser.add_argument("--data", help="CIFAR-10 location (default: $CIFAR10_DATA, else ./data)")
     parser.add_argument("--device", help="cpu, cuda or cuda:N (default: cuda when available)")
     parser.add_argument("--models", default=",".join(MODELS))

@@ -9,7 +9,6 @@ as a multiple of the decoded 16-bit image (2 bytes a pixel), which Pillow must h
 """
 from __future__ import annotations
 
-import argparse
 import io
 import json
 import subprocess
@@ -19,6 +18,8 @@ from pathlib import Path
 
 import numpy as np
 from PIL import Image
+
+from cifar_models.arguments import ScriptParser
 
 # Run in a fresh interpreter so the peak (ru_maxrss, kB on Linux) belongs to this one decode alone.
 MEASURE = """
@@ -44,7 +45,7 @@ def sixteen_bit_png(side: int) -> bytes:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = ScriptParser(__doc__)
     parser.add_argument("--side", type=int, default=7000, help="width and height in pixels (default 7000)")
     args = parser.parse_args(argv)
     png = sixteen_bit_png(args.side)

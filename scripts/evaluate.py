@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 
 from cifar_models import trust
-from cifar_models.arguments import whole_number
+from cifar_models.arguments import ScriptParser, whole_number
 from cifar_models.checkpoint import (DEFAULT_CHECKPOINT_DIR, CheckpointError, LoadedCheckpoint, find_checkpoints,
                                      load_checkpoint)
 from cifar_models.data import DataError, load_cifar10
@@ -27,7 +27,7 @@ from cifar_models.robustness import DEFAULT_PER_CLASS, DEFAULT_SEED, evaluate_ch
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = ScriptParser(__doc__)
     parser.add_argument("--checkpoints", default=str(DEFAULT_CHECKPOINT_DIR), help="folder of <model>/ checkpoints")
     parser.add_argument("--data", help="CIFAR-10 location (default: $CIFAR10_DATA, else ./data)")
     parser.add_argument("--limit", type=whole_number(1), help="only the first N test images")

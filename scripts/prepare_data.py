@@ -5,14 +5,14 @@
 """
 from __future__ import annotations
 
-import argparse
 import sys
 
+from cifar_models.arguments import ScriptParser
 from cifar_models.data import DataError, load_cifar10
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = ScriptParser(__doc__)
     parser.add_argument("--data", help="data folder, image-folder tree or .tar.gz (default: $CIFAR10_DATA or ./data)")
     parser.add_argument("--download", action="store_true", help="download the original CIFAR-10 if none is found")
     args = parser.parse_args(argv)

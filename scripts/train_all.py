@@ -17,7 +17,7 @@ from pathlib import Path
 
 from cifar_models import MODELS
 from cifar_models import distributed
-from cifar_models.arguments import whole_number
+from cifar_models.arguments import ScriptParser, whole_number
 from cifar_models.checkpoint import DEFAULT_CHECKPOINT_DIR, seed_folder
 from cifar_models.data import DataError, load_cifar10
 from cifar_models.precision import PRECISIONS
@@ -28,7 +28,7 @@ from cifar_models.run_record import RunRecord
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = ScriptParser(__doc__)
     parser.add_argument("--data", help="CIFAR-10 location (default: $CIFAR10_DATA, else ./data)")
     parser.add_argument("--download", action="store_true", help="download the original CIFAR-10 if none is found")
     parser.add_argument("--models", default=",".join(MODELS), help=f"comma-separated, from {', '.join(MODELS)}")
