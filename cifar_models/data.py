@@ -15,6 +15,7 @@ import hashlib
 import io
 import os
 import pickle
+import posixpath
 import tarfile
 import tempfile
 import zipfile
@@ -22,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, UnidentifiedImageError
+from PIL import Image
 
 CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
 IMAGE_SHAPE = (32, 32, 3)
@@ -154,14 +155,18 @@ def missing_data_message(data: str | os.PathLike | None = None) -> str:
 
 
 def _decode_image(raw: bytes, name: str) -> np.ndarray:
+    """One image's pixels; a DataError naming the file for anything else, whatever Pillow raises: a damaged file, a
+    decompression bomb (refused by Pillow as it opens), an image of another size (refused before it is decoded)."""
     try:
         with Image.open(io.BytesIO(raw)) as image:
-            image = image.convert("RGB")
-            pixels = np.asarray(image, dtype=np.uint8)
-    except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as error:
+            if image.size != IMAGE_SHAPE[1::-1]:
+                raise DataError(f"Image {name} is {image.width}x{image.height}, expected 32x32. Replace or delete "
+                                "that file.")
+            pixels = np.asarray(image.convert("RGB"), dtype=np.uint8)
+    except DataError:
+        raise
+    except Exception as error:  # a file from anywhere: Pillow's decoders raise many kinds (bombs, struct errors)
         raise DataError(f"Cannot decode image {name}: {error}. Replace or delete that file.") from None
-    if pixels.shape != IMAGE_SHAPE:
-        raise DataError(f"Image {name} is {pixels.shape[1]}x{pixels.shape[0]}, expected 32x32.")
     return pixels
 
 
@@ -232,10 +237,33 @@ def _decode_archive(path: Path, progress: bool) -> dict[str, np.ndarray]:
             return read
 
         try:
-            members = [(m.name, reader(m)) for m in archive.getmembers() if m.isfile()]
+            listed = archive.getmembers()
         except (tarfile.TarError, OSError, EOFError) as error:
             raise DataError(f"Cannot read archive {path}: {error}. Download it again or point --data elsewhere.") from None
+        members = [(m.name, reader(m)) for m in listed if _image_member(m, path)]
         return _decode_members(members, path, progress)
+
+
+def _image_member(member: tarfile.TarInfo, archive: Path) -> bool:
+    """Whether ``member`` is one of the archive's images; a DataError naming it where it would be taken for one but
+    is not a plain file inside the archive's root.
+
+    Such a member (``../../train/airplane/x.jpg``, ``/train/...``, a link) is refused with the whole archive, as a
+    damaged image is, rather than skipped: an archive that holds one was made wrongly or on purpose, and training on
+    what is left would give a data set nobody meant, under a fingerprint that looks like any other.
+    """
+    if member.isdir() or _split_of(member.name) is None:
+        return False
+    checks = ((member.name.startswith("/"), "its path is absolute"),
+              (posixpath.normpath(member.name).split("/")[0] == "..", "its path climbs out of the archive's root"),
+              (member.issym() or member.islnk(), f"it is a link to {member.linkname!r}"),
+              (not member.isfile(), "it is not a regular file"))
+    problem = next((reason for failed, reason in checks if failed), None)
+    if problem:
+        raise DataError(f"Archive {archive} holds {member.name!r} where an image is expected, but {problem}; such a "
+                        "member is not taken as an image, so the archive is refused. Use a clean copy of the data "
+                        "(e.g. ../shared/datasets/cifar10-jpeg.tar.gz) or rebuild the archive without it.")
+    return True
 
 
 def _folder_files(path: Path) -> list[Path]:

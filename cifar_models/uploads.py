@@ -26,6 +26,10 @@ HIGH_DEPTH_BAND_PIXELS = 1 << 20
 BACKGROUND = (255, 255, 255)
 # EXIF orientations 5 to 8 turn the image by 90 degrees: its width and height swap.
 ROTATING_ORIENTATIONS = (5, 6, 7, 8)
+# How each format's files begin (offset, bytes): a file that begins so but that Pillow cannot open is a damaged file
+# of that format (e.g. a PNG whose header fails its checksum), not a file of another kind. BMP's two-byte "BM" is left
+# out: too short to tell a damaged bitmap from any file that starts with those letters.
+SIGNATURES = {"PNG": ((0, b"\x89PNG\r\n\x1a\n"),), "JPEG": ((0, b"\xff\xd8\xff"),), "WebP": ((0, b"RIFF"), (8, b"WEBP"))}
 
 
 class UploadError(ValueError):
@@ -64,8 +68,7 @@ def prepare_upload(data: bytes, name: str, *, max_pixels: int = MAX_PIXELS, max_
     except UploadError:
         raise
     except UnidentifiedImageError:
-        raise UploadError(f"{name}: not a PNG, JPEG, WebP or BMP image (the file's contents were checked, not its "
-                          f"name).") from None
+        raise UploadError(_unidentified(data, name)) from None
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as error:
         raise UploadError(f"{name}: refused as a possible decompression bomb ({error}).") from None
     except (OSError, ValueError, SyntaxError, EOFError) as error:
@@ -73,6 +76,15 @@ def prepare_upload(data: bytes, name: str, *, max_pixels: int = MAX_PIXELS, max_
         raise UploadError(f"{name}: the image data is truncated or damaged ({error}).") from None
     except Exception as error:  # e.g. struct.error or KeyError from malformed EXIF: still the user's file at fault
         raise UploadError(f"{name}: the image could not be read ({type(error).__name__}: {error}).") from None
+
+
+def _unidentified(data: bytes, name: str) -> str:
+    """Why Pillow could not identify ``data``: a damaged file of an allowed format, or not an image of one."""
+    for file_format, marks in SIGNATURES.items():
+        if all(data[offset:offset + len(mark)] == mark for offset, mark in marks):
+            return (f"{name}: a damaged {file_format} file: it begins as a {file_format} does, but its header cannot "
+                    f"be read (a wrong checksum or field). Save or export the image again.")
+    return f"{name}: not a PNG, JPEG, WebP or BMP image (the file's contents were checked, not its name)."
 
 
 def _prepare(image: Image.Image, name: str, max_pixels: int, size: int, notes: list[str]) -> PreparedImage:
