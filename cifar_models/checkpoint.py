@@ -49,6 +49,22 @@ def atomic_write_bytes(path: Path, write) -> None:
             os.unlink(temporary)
 
 
+class FolderNotWritable(RuntimeError):
+    """A result cannot be written beside a checkpoint; raised before it is computed, the message names the folder."""
+
+
+def require_writable(folder: Path, result: str) -> None:
+    """FolderNotWritable unless a file can be created in ``folder`` now: tried for real (a temporary file, removed at
+    once), so a read-only mount, permissions and a full disk's quota all count, for root too."""
+    try:
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as error:
+        raise FolderNotWritable(f"{result} cannot be written into {folder}: {error.strerror}. Nothing was computed; "
+                                "make the folder writable, or copy the checkpoints into a writable folder and use "
+                                "that copy.") from None
+
+
 def _json_safe(value):
     """JSON has no NaN or infinity: write them as null."""
     if isinstance(value, float) and not math.isfinite(value):

@@ -18,7 +18,7 @@ from safetensors.torch import save_file
 from tqdm.auto import tqdm
 
 from .normalization import model_input
-from .checkpoint import atomic_write_bytes, weights_digest
+from .checkpoint import atomic_write_bytes, require_writable, weights_digest
 from .models.base import CifarNet, evaluating
 from .precision import autocast, prepare_batch, resolve_precision
 
@@ -132,10 +132,12 @@ def stored_exemplars(checkpoint_dir: str | Path, *, data_fingerprint: str,
 def cached_exemplars(checkpoint_dir: str | Path, model: CifarNet, images: np.ndarray, labels: np.ndarray, *,
                      num_classes: int, data_fingerprint: str, precision: str = "auto",
                      progress: bool = True) -> dict[str, ChannelExemplars]:
-    """The exemplars stored beside the checkpoint, computed and stored first if missing or stale."""
+    """The exemplars stored beside the checkpoint, computed and stored first if missing or stale; FolderNotWritable
+    before any computing where they are missing and cannot be stored."""
     found = stored_exemplars(checkpoint_dir, data_fingerprint=data_fingerprint, image_count=len(images))
     if found is not None:
         return found
+    require_writable(Path(checkpoint_dir), EXEMPLARS_FILE)  # before a minute of computing, not after it
     computed = compute_exemplars(model, images, labels, num_classes=num_classes, precision=precision,
                                  progress=progress)
     save_exemplars(Path(checkpoint_dir) / EXEMPLARS_FILE, computed,

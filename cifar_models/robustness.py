@@ -23,7 +23,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from . import schema
-from .checkpoint import WEIGHTS_FILE, weights_digest, write_json
+from .checkpoint import WEIGHTS_FILE, require_writable, weights_digest, write_json
 from .corruptions import CORRUPTION_NAMES, SEVERITIES, corrupt
 from .evaluation import predict_logits
 from .run_record import CheckpointError
@@ -173,7 +173,9 @@ def evaluate_checkpoints(found: dict[str, Path], loaded: dict[str, tuple[nn.Modu
                          seed: int = DEFAULT_SEED, progress: bool = True) -> dict[str, dict[str, Any]]:
     """Measure ``loaded`` models (name -> (model, precision)) and write ``robustness.json`` beside each checkpoint
     in ``found``; CE is taken against plain_cnn's result under the same protocol (measured now or on disk).
-    Returns the records written, by model."""
+    Returns the records written, by model; FolderNotWritable before any measuring where one cannot be written."""
+    for name in loaded:
+        require_writable(found[name], ROBUSTNESS_FILE)
     indices = stratified_subset(test_labels, per_class)
     terms = protocol(per_class, seed, len(test_labels))
     started = time.perf_counter()

@@ -16,8 +16,8 @@ from pathlib import Path
 
 from cifar_models import trust
 from cifar_models.arguments import ScriptParser, whole_number
-from cifar_models.checkpoint import (DEFAULT_CHECKPOINT_DIR, CheckpointError, LoadedCheckpoint, find_checkpoints,
-                                     load_checkpoint)
+from cifar_models.checkpoint import (DEFAULT_CHECKPOINT_DIR, CheckpointError, FolderNotWritable, LoadedCheckpoint,
+                                     find_checkpoints, load_checkpoint)
 from cifar_models.data import DataError, load_cifar10
 from cifar_models.distributed import DeviceError, device_here
 from cifar_models.evaluation import plain_and_tta_logits
@@ -112,9 +112,13 @@ def compute_exemplars(args: argparse.Namespace, found: dict[str, Path], data, de
     for name, (checkpoint, precision) in checkpoints.items():
         folder = found[name]
         started = time.perf_counter()
-        layers = cached_exemplars(folder, checkpoint.model, data.test.images, data.test.labels,
-                                  num_classes=data.num_classes, data_fingerprint=data.fingerprint,
-                                  precision=precision)
+        try:
+            layers = cached_exemplars(folder, checkpoint.model, data.test.images, data.test.labels,
+                                      num_classes=data.num_classes, data_fingerprint=data.fingerprint,
+                                      precision=precision)
+        except FolderNotWritable as error:
+            print(f"error: {error}", file=sys.stderr)
+            return 2
         print(json.dumps({"model": name, "layers": len(layers), "channels": sum(len(e.top_indices) for e in layers.values()),
                           "seconds": round(time.perf_counter() - started, 2), "written": str(folder / EXEMPLARS_FILE)}))
     return 1 if failures else 0
@@ -156,8 +160,12 @@ def measure_robustness(args: argparse.Namespace, found: dict[str, Path], test, d
         return 2
     checkpoints, failures = load_all(found, device, args.precision)
     loaded = {name: (checkpoint.model, precision) for name, (checkpoint, precision) in checkpoints.items()}
-    records = evaluate_checkpoints(found, loaded, test.images, test.labels, device=device, per_class=per_class,
-                                   seed=args.seed) if loaded else {}
+    try:
+        records = evaluate_checkpoints(found, loaded, test.images, test.labels, device=device,
+                                       per_class=per_class, seed=args.seed) if loaded else {}
+    except FolderNotWritable as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
     for name, record in records.items():
         print(json.dumps({"model": name, "images": len(record["indices"]), "precision": record["precision"],
                           "clean_accuracy": record["clean_accuracy"],

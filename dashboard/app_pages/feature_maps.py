@@ -5,6 +5,7 @@ import pandas as pd
 import streamlit as st
 
 from cifar_models import explain
+from cifar_models.checkpoint import FolderNotWritable
 from cifar_models.images import colour_scale
 from cifar_models.models import model_title
 from dashboard import sources, state, widgets
@@ -108,9 +109,13 @@ elif found is None:
                "class: one pass over the 10,000 test images per model, stored beside the checkpoint "
                "(or run `python scripts/evaluate.py --exemplars` once for all models).")
     if st.button(f"Compute the exemplars of {model_title(model_name)}", key="feature_maps_compute_exemplars"):
-        with st.spinner(f"Running {model_title(model_name)} over the test split (about a minute on a CPU)…"):
-            sources.compute_exemplars(model_name, data)
-        st.rerun()
+        try:
+            with st.spinner(f"Running {model_title(model_name)} over the test split (about a minute on a CPU)…"):
+                sources.compute_exemplars(model_name, data)
+        except FolderNotWritable as error:  # refused before the pass over the test split
+            st.error(str(error))
+        else:
+            st.rerun()
 else:
     classes = runs.records[model_name].classes
     tiles = exemplars.exemplar_tiles(found[exemplar_layer], channel, data.test.images, data.test.labels, classes,
