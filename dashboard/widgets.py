@@ -11,10 +11,10 @@ import streamlit as st
 from cifar_models.checkpoint import RECORD_FILE, CheckpointError
 from cifar_models.data import CIFAR10, GET_DATA_COMMAND, DataError, download_cifar10, missing_data_message
 from cifar_models.images import enlarge
-from cifar_models.models import model_title
+from cifar_models.models import MODELS, model_title
 from cifar_models.uploads import UPLOAD_EXTENSIONS, UploadError
 from dashboard import sources
-from dashboard.settings import data_argument, data_location, train_command
+from dashboard.settings import CHECKPOINTS_ENV, data_argument, data_location, train_command
 from dashboard.state import IMAGE_CHOICE, IMAGE_SOURCE_CHOICE, UPLOAD_CHOICE, kept
 from dashboard.views.common import provenance
 
@@ -68,25 +68,40 @@ def require_data() -> CIFAR10:
 
 def no_checkpoints_message(runs: sources.RunRecords) -> None:
     """What to do when no run record was found: where the app looked and the command that creates them."""
+    if runs.root.is_file():  # the train command's --out would be refused too: only the setting can fix it
+        st.warning(f"The checkpoints folder `{runs.root.resolve()}` (`${CHECKPOINTS_ENV}`, else `checkpoints/`) is a "
+                   f"file, not a folder. Point `${CHECKPOINTS_ENV}` at the folder that holds `<model>/{RECORD_FILE}`, "
+                   "or unset it to use `checkpoints/`.")
+        return
     st.warning(f"No trained models found in `{runs.root.resolve()}` (looked for `<model>/{RECORD_FILE}`). "
                f"Train the three models with:")
     st.code(train_command(), language="bash")
-    for name, problem in runs.problems.items():
-        st.error(f"{model_title(name)}: {problem}")
+    record_problems(runs)
 
 
-def load_models(names: list[str], loader: Callable[[str], Any] = sources.load_model) -> dict[str, Any]:
+def load_models(names: list[str], loader: Callable[[str], Any] = sources.load_model, *,
+                stop_if_none: bool = True) -> dict[str, Any]:
     """``loader(name)`` for each model that loads; each one that does not is named with the reason, and the page
-    goes on with the others (a stop when none loads)."""
+    goes on with the others (a stop when none loads, unless the page has more to show without them)."""
     loaded = {}
     for name in names:
         try:
             loaded[name] = loader(name)
         except CheckpointError as error:
             st.error(f"{model_title(name)} is left out: {error}")
-    if not loaded:
+    if not loaded and stop_if_none:
         st.stop()
     return loaded
+
+
+def record_problems(runs: sources.RunRecords) -> None:
+    """Each run record that could not be read, with the reason; each one of a model this code does not know, named
+    as such with its folder (its record is shown, but nothing that needs its weights)."""
+    for name, problem in runs.problems.items():
+        st.error(f"{model_title(name)}: {problem}")
+    for name in runs.records.keys() - MODELS.keys():
+        st.warning(f"unknown model {name!r} in `{runs.root / name}`: this code builds only {', '.join(MODELS)}, so "
+                   "its run record is shown but the pages that need its weights leave it out.")
 
 
 def require_records() -> sources.RunRecords:
@@ -116,7 +131,8 @@ def sidebar_sources() -> None:
                                for name, record in runs.records.items())
             st.caption(f"**Checkpoints** `{runs.root}`: {models}")
         else:
-            st.caption(f"**Checkpoints** none in `{runs.root}`")
+            st.caption(f"**Checkpoints** none: `{runs.root}` is a file, not a folder" if runs.root.is_file()
+                       else f"**Checkpoints** none in `{runs.root}`")
 
 
 # ----------------------------------------------------------------------------------------------------------------

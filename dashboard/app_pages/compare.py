@@ -59,8 +59,7 @@ verdict = (evidence.evidence_verdict(comparisons, seed_records, sources.load_rob
            else senet_verdict(records))
 st.subheader("Is SENet the best by far?")
 {"yes": st.success, "no": st.info}.get(verdict.answer, st.warning)(verdict.text)
-for name, problem in runs.problems.items():
-    st.error(f"{model_title(name)}: {problem}")
+widgets.record_problems(runs)
 if not chosen:
     st.info("Choose at least one model in the sidebar.")
     st.stop()
