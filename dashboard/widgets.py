@@ -99,9 +99,10 @@ def record_problems(runs: sources.RunRecords) -> None:
     as such with its folder (its record is shown, but nothing that needs its weights)."""
     for name, problem in runs.problems.items():
         st.error(f"{model_title(name)}: {problem}")
-    for name in [name for name in runs.records if name not in MODELS]:
-        st.warning(f"unknown model {name!r} in `{runs.root / name}`: this code builds only {', '.join(MODELS)}, so "
-                   "its run record is shown but the pages that need its weights leave it out.")
+    for name in runs.records:
+        if name not in MODELS:
+            st.warning(f"unknown model {name!r} in `{runs.root / name}`: this code builds only {', '.join(MODELS)}, "
+                       "so its run record is shown but the pages that need its weights leave it out.")
 
 
 def require_records() -> sources.RunRecords:
