@@ -240,14 +240,18 @@ def read_only(folder: Path):
 
 @pytest.mark.parametrize("option, written", [("--exemplars", EXEMPLARS_FILE), ("--robustness", ROBUSTNESS_FILE)])
 def test_evaluate_refuses_a_read_only_folder_before_computing(checkpoints, full_tree, option, written):
+    command = ("scripts/evaluate.py", option, "--checkpoints", str(checkpoints), "--data", str(full_tree),
+               "--per-class", "1", "--device", "cpu")
     with read_only(checkpoints) as reason:
-        result = run_script("scripts/evaluate.py", option, "--checkpoints", str(checkpoints), "--data",
-                            str(full_tree), "--per-class", "1", "--device", "cpu", check=False)
+        result = run_script(*command, check=False)
     assert result.returncode == 2 and "Traceback" not in result.stderr
     assert (f"error: {written} cannot be written into {checkpoints / 'inception'}: {reason}. Nothing was computed; "
             "make the folder writable, or copy the checkpoints") in result.stderr
     assert "%|" not in result.stderr  # no progress bar: the computing never started
     assert not list(checkpoints.rglob(written))
+    if option == "--exemplars":  # writable again, the same command computes and writes (seconds; robustness takes
+        run_script(*command)     # minutes: test_robustness.py measures it)
+        assert len(list(checkpoints.rglob(written))) == 3
 
 
 def test_compute_exemplars_button_on_a_read_only_folder_says_so(open_app, checkpoints, full_tree):
