@@ -17,7 +17,7 @@ from pathlib import Path
 from cifar_models import trust
 from cifar_models.arguments import ScriptParser, whole_number
 from cifar_models.checkpoint import (DEFAULT_CHECKPOINT_DIR, CheckpointError, FolderNotWritable, LoadedCheckpoint,
-                                     find_checkpoints, load_checkpoint)
+                                     find_checkpoints, load_checkpoint, require_writable)
 from cifar_models.data import DataError, load_cifar10
 from cifar_models.distributed import DeviceError, device_here
 from cifar_models.evaluation import plain_and_tta_logits
@@ -130,6 +130,12 @@ def measure_faithfulness(args: argparse.Namespace, found: dict[str, Path], data,
 
     per_class = args.per_class or trust.DEFAULT_PER_CLASS
     if not per_class_fits(data.test.labels, per_class):
+        return 2
+    try:  # every folder before any work: minutes of attribution must not end in a refused write
+        for folder in found.values():
+            require_writable(folder, trust.TRUST_FILE)
+    except FolderNotWritable as error:
+        print(f"error: {error}", file=sys.stderr)
         return 2
     checkpoints, failures = load_all(found, device, args.precision)
     for name, (checkpoint, _precision) in checkpoints.items():

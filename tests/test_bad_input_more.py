@@ -22,6 +22,7 @@ from cifar_models.checkpoint import WEIGHTS_FILE
 from cifar_models.data import CLASSES, DataError, load_cifar10
 from cifar_models.exemplars import EXEMPLARS_FILE
 from cifar_models.robustness import ROBUSTNESS_FILE
+from cifar_models.trust import TRUST_FILE
 from cifar_models.uploads import UploadError, prepare_upload
 from conftest import REPO, run_script
 from test_bad_input import NOWHERE, image_tree, train
@@ -238,7 +239,8 @@ def read_only(folder: Path):
         subprocess.run(["umount", str(folder)], check=True)
 
 
-@pytest.mark.parametrize("option, written", [("--exemplars", EXEMPLARS_FILE), ("--robustness", ROBUSTNESS_FILE)])
+@pytest.mark.parametrize("option, written", [("--exemplars", EXEMPLARS_FILE), ("--robustness", ROBUSTNESS_FILE),
+                                             ("--faithfulness", TRUST_FILE)])
 def test_evaluate_refuses_a_read_only_folder_before_computing(checkpoints, full_tree, option, written):
     command = ("scripts/evaluate.py", option, "--checkpoints", str(checkpoints), "--data", str(full_tree),
                "--per-class", "1", "--device", "cpu")
