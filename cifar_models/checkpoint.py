@@ -1,7 +1,8 @@
 """Checkpoint I/O: ``<dir>/<model>/model.safetensors`` (fp16 weights) and ``<dir>/<model>/run.json`` (the run record).
 
 Writes are atomic (a temporary file in the same folder, then a rename), so an interrupted write never leaves a
-half-written checkpoint under the real name. Nothing here unpickles anything.
+half-written checkpoint under the real name. Nothing here unpickles anything. A CheckpointError names the file and what
+is wrong with it; the scripts and the dashboard add the command that fixes it (they know their flags).
 """
 from __future__ import annotations
 
@@ -25,7 +26,6 @@ from .run_record import CheckpointError, RunRecord
 WEIGHTS_FILE = "model.safetensors"
 RECORD_FILE = "run.json"
 DEFAULT_CHECKPOINT_DIR = Path("checkpoints")
-TRAIN_COMMAND = "python scripts/train_all.py --data PATH_TO_CIFAR10"
 
 
 @dataclass
@@ -99,11 +99,11 @@ def read_record(directory: str | os.PathLike) -> RunRecord:
     """The run record in ``directory``; CheckpointError names the file, and the field when one is missing or wrong."""
     path = Path(directory) / RECORD_FILE
     if not path.is_file():
-        raise CheckpointError(f"Run record {path} is missing. Create the checkpoints with `{TRAIN_COMMAND}`.")
+        raise CheckpointError(f"Run record {path} is missing.")
     try:
         return schema.read_json(path, RunRecord, f"Run record {path}")
     except schema.SchemaError as error:  # unreadable, or a field missing, wrongly typed, out of range or inconsistent
-        raise CheckpointError(f"{error}. Retrain with `{TRAIN_COMMAND}`.") from None
+        raise CheckpointError(f"{error}.") from None
 
 
 def load_checkpoint(directory: str | os.PathLike, device: str | torch.device = "cpu") -> LoadedCheckpoint:
@@ -112,12 +112,11 @@ def load_checkpoint(directory: str | os.PathLike, device: str | torch.device = "
     record = read_record(directory)
     weights = directory / WEIGHTS_FILE
     if not weights.is_file():
-        raise CheckpointError(f"Weights {weights} are missing. Create them with `{TRAIN_COMMAND}`.")
+        raise CheckpointError(f"Weights {weights} are missing.")
     try:
         state = load_file(str(weights), device="cpu")
     except (SafetensorError, OSError, ValueError, RuntimeError) as error:
-        raise CheckpointError(f"Weights {weights} are truncated or corrupt ({error}). Retrain with "
-                              f"`{TRAIN_COMMAND}`.") from None
+        raise CheckpointError(f"Weights {weights} are truncated or corrupt ({error}).") from None
     try:
         model = build_model(record.model, **record.model_options)
     except (ValueError, TypeError) as error:
@@ -136,14 +135,19 @@ def load_checkpoint(directory: str | os.PathLike, device: str | torch.device = "
     return LoadedCheckpoint(model.to(device).eval(), record, directory)
 
 
+def file_digest(path: str | os.PathLike) -> str:
+    """SHA-256 of a file's bytes."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as file:
+        for block in iter(lambda: file.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
 def weights_digest(checkpoint_dir: str | os.PathLike) -> str:
     """SHA-256 of the checkpoint's weights file: the key of what is computed from these weights and cached beside
     them (new weights, new results)."""
-    digest = hashlib.sha256()
-    with open(Path(checkpoint_dir) / WEIGHTS_FILE, "rb") as weights:
-        for block in iter(lambda: weights.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+    return file_digest(Path(checkpoint_dir) / WEIGHTS_FILE)
 
 
 def find_checkpoints(root: str | os.PathLike = DEFAULT_CHECKPOINT_DIR) -> dict[str, Path]:
@@ -174,3 +178,19 @@ def find_seed_checkpoints(root: str | os.PathLike = DEFAULT_CHECKPOINT_DIR) -> d
         for name, folder in find_checkpoints(seed_root).items():
             seeds.setdefault(name, []).append(folder)
     return seeds
+
+
+def read_seed_records(root: str | os.PathLike = DEFAULT_CHECKPOINT_DIR
+                      ) -> tuple[dict[str, list[RunRecord]], dict[Path, str]]:
+    """Every model's run records over seeds (as :func:`find_seed_checkpoints` orders them), and for each record that
+    does not read, its folder and why: the others are read all the same."""
+    seeds: dict[str, list[RunRecord]] = {}
+    problems: dict[Path, str] = {}
+    for name, folders in find_seed_checkpoints(root).items():
+        seeds[name] = []
+        for folder in folders:
+            try:
+                seeds[name].append(read_record(folder))
+            except CheckpointError as error:
+                problems[folder] = str(error)
+    return seeds, problems

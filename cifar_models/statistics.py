@@ -2,7 +2,7 @@
 
 For every pair of models: McNemar's exact test (statsmodels) on the images one model gets right and the other
 wrong, a paired bootstrap 95% interval of the accuracy difference (scipy, resampling test images), and Holm's
-correction over the pairs (statsmodels). The verdict's rule is ``VERDICT_RULE``.
+correction over the pairs (statsmodels). The verdict's rule is in ``cifar_models.verdict``.
 
 Several seeds: seed k of one model is paired with seed k of the other on the same images. A pair's p-value is the
 largest over the seed pairs, so a lead counts only when it is significant for every seed (an intersection-union
@@ -19,17 +19,18 @@ from scipy import stats
 from statsmodels.stats.contingency_tables import mcnemar
 from statsmodels.stats.multitest import multipletests
 
-SIGNIFICANCE = 0.05
-MIN_LEAD = 0.02  # two points of clean accuracy
-VERDICT_RULE = ('"By far" means a lead that is significant (McNemar\'s exact test, p < 0.05 after Holm\'s correction '
-                'over the model pairs, for every seed) and at least 2 points of clean test accuracy.')
+SIGNIFICANCE = 0.05  # of McNemar's test, after Holm's correction over the pairs
+
+SeedPredictions = dict[int, np.ndarray]  # recipe seed -> predicted class of each test image
 
 
 @dataclass(frozen=True)
 class PairComparison:
     model_a: str
     model_b: str
-    accuracy_a: float  # mean over seeds
+    seeds: tuple[int, ...]  # the recipe seeds both models have: seed k of A is paired with seed k of B
+    images: int  # test images per seed
+    accuracy_a: float  # mean over the paired seeds
     accuracy_b: float
     difference: float  # accuracy_a - accuracy_b
     interval_low: float  # paired bootstrap 95% interval of the difference
@@ -66,30 +67,26 @@ def paired_bootstrap_interval(correct_a: np.ndarray, correct_b: np.ndarray, *, c
     return float(result.confidence_interval.low), float(result.confidence_interval.high)
 
 
-def compare_models(predictions: dict[str, np.ndarray], labels: np.ndarray, *, resamples: int = 5000,
+def compare_models(predictions: dict[str, SeedPredictions], labels: np.ndarray, *, resamples: int = 5000,
                    seed: int = 0) -> list[PairComparison]:
-    """Every pair of models. ``predictions[name]`` is ``(images,)`` or ``(seeds, images)`` predicted classes for
-    the same test images as ``labels``; models with several seeds are paired seed by seed (the first
-    ``min(seeds)`` of each)."""
+    """Every pair of models that share a recipe seed. ``predictions[name][k]`` is seed ``k``'s predicted class for
+    each of the test images in ``labels``; seed k of one model is paired with seed k of the other (never by position:
+    a model missing a seed leaves that seed out of its pairs)."""
     labels = np.asarray(labels)
-    correct = {}
-    for name, predicted in predictions.items():
-        predicted = np.atleast_2d(np.asarray(predicted))
-        if predicted.shape[-1] != len(labels):
-            raise ValueError(f"{name}: {predicted.shape[-1]} predictions for {len(labels)} test images; compare "
-                             "models evaluated on the same test images")
-        correct[name] = predicted == labels
+    correct = {name: {k: _correct(name, k, predicted, labels) for k, predicted in sorted(by_seed.items())}
+               for name, by_seed in predictions.items()}
     rows = []
     for name_a, name_b in combinations(correct, 2):
-        seeds = min(len(correct[name_a]), len(correct[name_b]))
-        a, b = correct[name_a][:seeds], correct[name_b][:seeds]
+        seeds = tuple(k for k in correct[name_a] if k in correct[name_b])
+        if not seeds:
+            continue
+        a = np.stack([correct[name_a][k] for k in seeds])
+        b = np.stack([correct[name_b][k] for k in seeds])
         low, high = paired_bootstrap_interval(a, b, resamples=resamples, seed=seed)
-        rows.append(dict(model_a=name_a, model_b=name_b, accuracy_a=float(correct[name_a].mean()),
-                         accuracy_b=float(correct[name_b].mean()),
-                         difference=float(correct[name_a].mean() - correct[name_b].mean()),
-                         interval_low=low, interval_high=high, a_only=int(np.sum(a & ~b)),
-                         b_only=int(np.sum(~a & b)),
-                         p_value=max(mcnemar_exact(a[k], b[k]) for k in range(seeds))))
+        rows.append(dict(model_a=name_a, model_b=name_b, seeds=seeds, images=len(labels),
+                         accuracy_a=float(a.mean()), accuracy_b=float(b.mean()), difference=float(a.mean() - b.mean()),
+                         interval_low=low, interval_high=high, a_only=int(np.sum(a & ~b)), b_only=int(np.sum(~a & b)),
+                         p_value=max(mcnemar_exact(a[k], b[k]) for k in range(len(seeds)))))
     if not rows:
         return []
     rejected, corrected, _, _ = multipletests([row["p_value"] for row in rows], alpha=SIGNIFICANCE, method="holm")
@@ -97,10 +94,12 @@ def compare_models(predictions: dict[str, np.ndarray], labels: np.ndarray, *, re
             for row, p, reject in zip(rows, corrected, rejected)]
 
 
-def leads_by_far(comparison: PairComparison, leader: str) -> bool:
-    """Whether ``leader`` (one of the pair) leads the other by far under ``VERDICT_RULE``."""
-    lead = comparison.difference if leader == comparison.model_a else -comparison.difference
-    return comparison.significant and lead >= MIN_LEAD
+def _correct(name: str, seed: int, predicted: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    predicted = np.asarray(predicted)
+    if predicted.shape != labels.shape:
+        raise ValueError(f"{name} seed {seed}: {len(predicted)} predictions for {len(labels)} test images; compare "
+                         "models evaluated on the same test images")
+    return predicted == labels
 
 
 def mean_and_std(values) -> tuple[float, float]:

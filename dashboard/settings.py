@@ -34,8 +34,25 @@ def checkpoint_root() -> Path:
     return Path(os.environ.get(CHECKPOINTS_ENV) or DEFAULT_CHECKPOINT_DIR)
 
 
-def train_command() -> str:
-    """The command that creates the checkpoints this dashboard looks for, with this session's data and folder."""
-    command = f"python scripts/train_all.py --data {data_location()}"
-    root = checkpoint_root()
-    return command if root == DEFAULT_CHECKPOINT_DIR else f"{command} --out {root}"
+TRAIN_SCRIPT = "python scripts/train_all.py"  # the one train command; every page, script and message builds on it
+DOWNLOAD_SCRIPT = "python scripts/prepare_data.py --download"
+
+
+def train_command(data: str | os.PathLike | None = None, out: str | os.PathLike | None = None) -> str:
+    """The command that creates the checkpoints: for ``data`` into ``out``, by default this session's data and
+    checkpoints folder (``--out`` only where it is not the default)."""
+    data = data_location() if data is None else data
+    out = checkpoint_root() if out is None else Path(out)
+    command = f"{TRAIN_SCRIPT} --data {data}"
+    return command if Path(out) == DEFAULT_CHECKPOINT_DIR else f"{command} --out {out}"
+
+
+def retrain_advice(name: str) -> str:
+    """What fixes a checkpoint of model ``name`` that is missing or does not load: the sentence after the library's
+    message, with the command."""
+    return f"Train it (again) with `{train_command()} --models {name}`."
+
+
+def download_command(data: str | os.PathLike | None = None) -> str:
+    """The command that downloads CIFAR-10 to ``data`` (default: this session's data location)."""
+    return f"{DOWNLOAD_SCRIPT} --data {data_location() if data is None else data}"

@@ -6,6 +6,7 @@ cache_resource for what every session only reads (the data set, models); cache_d
 """
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -16,8 +17,9 @@ import streamlit as st
 from torch import nn
 
 from cifar_models import exemplars
-from cifar_models.checkpoint import (RECORD_FILE, WEIGHTS_FILE, CheckpointError, LoadedCheckpoint, find_checkpoints,
-                                     find_seed_checkpoints, load_checkpoint, read_record)
+from cifar_models.checkpoint import (RECORD_FILE, WEIGHTS_FILE, CheckpointError, LoadedCheckpoint, file_digest,
+                                     find_checkpoints, find_seed_checkpoints, load_checkpoint, read_record,
+                                     read_seed_records)
 from cifar_models.data import CIFAR10, find_source, load_cifar10
 from cifar_models.evaluation import predict_logits
 from cifar_models.explain import class_average_gates
@@ -25,8 +27,10 @@ from cifar_models.robustness import ROBUSTNESS_FILE, read_robustness
 from cifar_models.run_record import RunRecord
 from cifar_models.trust import TRUST_FILE, TrustRecord, read_trust
 from cifar_models.uploads import PreparedImage, prepare_upload
-from dashboard.settings import checkpoint_root, data_location, train_command
-from dashboard.views import augmentation, dataset, evidence, robustness
+from cifar_models.verdict import GroundTruth, Verdict, judge
+from dashboard import settings
+from dashboard.settings import checkpoint_root, data_location
+from dashboard.views import augmentation, dataset, robustness
 
 if TYPE_CHECKING:  # captum takes seconds to import: only the pages that explain import it, when they need it
     from cifar_models.attribution import AttributionOptions, ModelExplanation
@@ -76,54 +80,66 @@ class RunRecords:
     root: Path
     records: dict[str, RunRecord] = field(default_factory=dict)  # model name -> its run.json
     problems: dict[str, str] = field(default_factory=dict)  # model name -> why its record could not be read
+    # (the library's words: a page adds settings.retrain_advice)
 
 
-def _modified(path: Path) -> int:
+@functools.lru_cache(maxsize=256)
+def _digest(path: str, size: int, modified: int) -> str:  # the size and time stand for the content in the key
+    return file_digest(path)
+
+
+def _file_identity(path: Path) -> str:
+    """SHA-256 of a file ('' where there is none), hashed again only when its size or time changes."""
     try:
-        return path.stat().st_mtime_ns
+        stat = path.stat()
     except OSError:
-        return 0
+        return ""
+    return _digest(str(path), stat.st_size, stat.st_mtime_ns)
+
+
+def checkpoint_identity(folder: Path) -> tuple[str, str]:
+    """What every cache of a checkpoint is keyed by: the SHA-256 of its weights (the digest robustness.json and the
+    exemplars are stored under) and of its run record (a records-only seed folder has no weights; a run rewrites its
+    record after its weights)."""
+    return _file_identity(folder / WEIGHTS_FILE), _file_identity(folder / RECORD_FILE)
 
 
 @st.cache_data(show_spinner=False)
-def _read_records(root: str, stamps: tuple) -> RunRecords:  # the stamps are in the cache key, unused in the body
+def _read_records(root: str, identities: tuple) -> RunRecords:  # the identities are in the cache key, unused here
     records, problems = {}, {}
     for name, folder in find_checkpoints(root).items():
         try:
             records[name] = read_record(folder)
         except CheckpointError as error:
-            problems[name] = str(error)
+            problems[name] = str(error)  # the pages add the command that fixes it
     return RunRecords(Path(root), records, problems)
 
 
 def load_records() -> RunRecords:
     """Every ``<root>/<model>/run.json``; read again when one of them changes (a new training run shows up)."""
     root = checkpoint_root()
-    folders = find_checkpoints(root)
-    stamps = tuple((name, _modified(folder / RECORD_FILE)) for name, folder in folders.items())
-    return _read_records(str(root), stamps)
+    identities = tuple((name, checkpoint_identity(folder)) for name, folder in find_checkpoints(root).items())
+    return _read_records(str(root), identities)
 
 
 @st.cache_resource(show_spinner="Loading the checkpoint…", max_entries=6)
-def _cached_checkpoint(folder: str, stamp: tuple) -> LoadedCheckpoint:  # the stamp is in the cache key only
+def _cached_checkpoint(folder: str, identity: tuple) -> LoadedCheckpoint:  # the identity is in the cache key only
     return load_checkpoint(folder)
-
-
-def _checkpoint_stamp(folder: Path) -> tuple[int, int]:
-    """When the run record and the weights last changed: part of the cache key of whatever is made from them."""
-    return _modified(folder / RECORD_FILE), _modified(folder / WEIGHTS_FILE)
 
 
 def load_model(name: str) -> LoadedCheckpoint:
     """The model ``name`` from the checkpoints folder, in eval mode on the CPU; CheckpointError says what to run."""
     folder = checkpoint_root() / name
     if not (folder / RECORD_FILE).is_file():
-        raise CheckpointError(f"No checkpoint for {name} in {folder.resolve()}. Create it with `{train_command()}`.")
-    return _cached_checkpoint(str(folder), _checkpoint_stamp(folder))
+        raise CheckpointError(f"No checkpoint for {name} in {folder.resolve()}. {settings.retrain_advice(name)}")
+    try:
+        return _cached_checkpoint(str(folder), checkpoint_identity(folder))
+    except CheckpointError as error:
+        raise CheckpointError(f"{error} {settings.retrain_advice(name)}") from None
 
 
 @st.cache_resource(show_spinner="Preparing the model for captum…", max_entries=6)
-def _explainable_model(_checkpoint: LoadedCheckpoint, folder: str, created: str) -> nn.Module:
+def _explainable_model(_checkpoint: LoadedCheckpoint, folder: str, identity: tuple) -> nn.Module:
     from cifar_models.attribution import explainable_copy  # captum takes seconds to import: only when needed
 
     return explainable_copy(_checkpoint.model)
@@ -132,13 +148,13 @@ def _explainable_model(_checkpoint: LoadedCheckpoint, folder: str, created: str)
 def load_explainable_model(name: str) -> nn.Module:
     """``load_model(name)``'s model as captum needs it (eval mode, fresh non-inplace ReLUs), made once per run."""
     checkpoint = load_model(name)
-    return _explainable_model(checkpoint, str(checkpoint.directory), checkpoint.record.created)
+    return _explainable_model(checkpoint, str(checkpoint.directory), checkpoint_identity(checkpoint.directory))
 
 
 @st.cache_data(show_spinner="Explaining the image with each model and method…", show_time=True, max_entries=32)
 def _explanations(checkpoints: tuple, pixels: np.ndarray, methods: tuple[str, ...], target: int | None,
                   options: AttributionOptions, grad_cam_layers: tuple, _models: dict[str, nn.Module]
-                  ) -> dict[str, ModelExplanation]:  # the checkpoints' stamps stand for _models in the cache key
+                  ) -> dict[str, ModelExplanation]:  # the checkpoints' identities stand for _models in the key
     from cifar_models.attribution import explain_image
 
     return explain_image(_models, pixels, list(methods), target, options, dict(grad_cam_layers))
@@ -149,22 +165,23 @@ def explanations(models: dict[str, nn.Module], pixels: np.ndarray, methods: list
     """The Attribution panel (:func:`cifar_models.attribution.explain_image`) of ``models``, loaded by
     :func:`load_explainable_model`, computed once per checkpoints, image and settings: redrawing with another
     opacity, coming back to an image or opening it in another tab costs nothing."""
-    checkpoints = tuple((str(checkpoint_root() / name), _checkpoint_stamp(checkpoint_root() / name))
-                        for name in models)
+    checkpoints = tuple((name, checkpoint_identity(checkpoint_root() / name)) for name in models)
     return _explanations(checkpoints, pixels, tuple(methods), target, options, tuple(sorted(grad_cam_layers.items())),
                          models)
 
 
 @st.cache_data(show_spinner="Averaging the SE gates over the class's test images…", max_entries=32)
-def _class_gates(model_name: str, created: str, fingerprint: str, class_index: int, count: int,
+def _class_gates(model_name: str, identity: tuple, fingerprint: str, class_index: int, count: int,
                  _data: CIFAR10) -> dict[str, np.ndarray]:
     images = _data.test.images[_data.test.labels == class_index][:count]
     return class_average_gates(load_model(model_name).model, images)
 
 
-def class_gates(model_name: str, created: str, data: CIFAR10, class_index: int, count: int) -> dict[str, np.ndarray]:
-    """Mean SE gate per layer and channel over the first ``count`` test images of a class, computed once per run."""
-    return _class_gates(model_name, created, data.fingerprint, class_index, count, data)
+def class_gates(model_name: str, data: CIFAR10, class_index: int, count: int) -> dict[str, np.ndarray]:
+    """Mean SE gate per layer and channel over the first ``count`` test images of a class, computed once per
+    checkpoint and data set."""
+    identity = checkpoint_identity(checkpoint_root() / model_name)
+    return _class_gates(model_name, identity, data.fingerprint, class_index, count, data)
 
 
 @st.cache_data(show_spinner=False, max_entries=16)
@@ -177,7 +194,7 @@ def prepared_upload(content: bytes, name: str) -> PreparedImage:
 
 
 @st.cache_data(show_spinner="Reading the robustness results…")
-def _read_robustness(folder: str, stamps: tuple) -> dict | None:  # the stamps are in the cache key only
+def _read_robustness(folder: str, identity: tuple, result: str) -> dict | None:  # identities: in the cache key only
     return read_robustness(folder)
 
 
@@ -188,8 +205,8 @@ def load_robustness(names: list[str]) -> dict[str, dict | None]:
     results = {}
     for name in names:
         try:
-            results[name] = _read_robustness(str(root / name), (_modified(root / name / ROBUSTNESS_FILE),
-                                                                _modified(root / name / WEIGHTS_FILE)))
+            results[name] = _read_robustness(str(root / name), checkpoint_identity(root / name),
+                                             _file_identity(root / name / ROBUSTNESS_FILE))
         except CheckpointError as error:  # not cached: read again on the next run, until it is measured again
             st.warning(str(error))
             results[name] = None
@@ -197,7 +214,7 @@ def load_robustness(names: list[str]) -> dict[str, dict | None]:
 
 
 @st.cache_data(show_spinner=False)
-def _read_trust(folder: str, stamps: tuple) -> TrustRecord | None:  # the stamps are in the cache key only
+def _read_trust(folder: str, identity: tuple, result: str) -> TrustRecord | None:  # identities: in the cache key only
     return read_trust(folder)
 
 
@@ -205,8 +222,8 @@ def load_trust(names: list[str]) -> dict[str, TrustRecord]:
     """Each model's faithfulness over many images (``evaluate.py --faithfulness``) where it was measured on the
     weights now in its folder; read again when the result or the weights change."""
     root = checkpoint_root()
-    found = {name: _read_trust(str(root / name), (_modified(root / name / TRUST_FILE),
-                                                  _modified(root / name / WEIGHTS_FILE)))
+    found = {name: _read_trust(str(root / name), checkpoint_identity(root / name),
+                               _file_identity(root / name / TRUST_FILE))
              for name in names}
     return {name: record for name, record in found.items() if record is not None}
 
@@ -217,7 +234,7 @@ def degraded_images(images: np.ndarray, corruption: str, severity: int) -> np.nd
 
 
 @st.cache_data(show_spinner="Classifying the degraded images…", max_entries=64)
-def _predicted_classes(_checkpoint: LoadedCheckpoint, folder: str, created: str, images: np.ndarray) -> np.ndarray:
+def _predicted_classes(_checkpoint: LoadedCheckpoint, folder: str, identity: tuple, images: np.ndarray) -> np.ndarray:
     precision = _checkpoint.record.precision  # as evaluate.py --robustness measured it
     return predict_logits(_checkpoint.model, images, device="cpu", precision=precision).argmax(1).numpy()
 
@@ -225,48 +242,49 @@ def _predicted_classes(_checkpoint: LoadedCheckpoint, folder: str, created: str,
 def predicted_classes(name: str, images: np.ndarray) -> np.ndarray:
     """Model ``name``'s predicted class for each of ``images``, computed once per model and image set."""
     checkpoint = load_model(name)
-    return _predicted_classes(checkpoint, str(checkpoint.directory), checkpoint.record.created, images)
+    return _predicted_classes(checkpoint, str(checkpoint.directory), checkpoint_identity(checkpoint.directory), images)
 
 
 # ----------------------------------------------------------------------------------------------------------------
 # Several seeds and the verdict's statistics
 
 
+@dataclass(frozen=True)
+class SeedRecords:
+    records: dict[str, list[RunRecord]]  # model name -> its run records, one per seed that reads
+    problems: dict[Path, str]  # the folder of each record that does not read -> why
+
+
 @st.cache_data(show_spinner=False)
-def _read_seed_records(root: str, stamps: tuple) -> evidence.SeedRecords:  # the stamps are in the cache key only
-    seeds = {}
-    for name, folders in find_seed_checkpoints(root).items():
-        readable = []
-        for folder in folders:
-            try:
-                readable.append(read_record(folder))
-            except CheckpointError:
-                continue  # the first seed's problem is shown by load_records; a damaged extra seed is left out
-        seeds[name] = readable
-    return seeds
+def _read_seed_records(root: str, identities: tuple) -> SeedRecords:  # the identities are in the cache key only
+    return SeedRecords(*read_seed_records(root))
 
 
-def seed_stamps() -> tuple:
-    """Every seed's run record and when it was written: what the seed views depend on."""
-    root = checkpoint_root()
-    return tuple((str(folder), _modified(folder / RECORD_FILE))
-                 for folders in find_seed_checkpoints(root).values() for folder in folders)
+def seed_identities() -> tuple:
+    """Every seed's checkpoint identity: what the seed views depend on."""
+    return tuple((str(folder), checkpoint_identity(folder))
+                 for folders in find_seed_checkpoints(checkpoint_root()).values() for folder in folders)
 
 
-def load_seed_records() -> evidence.SeedRecords:
+def load_seed_records() -> SeedRecords:
     """Every model's run records over seeds (``<root>/<model>``, then ``<root>/seed-<k>/<model>``)."""
-    return _read_seed_records(str(checkpoint_root()), seed_stamps())
+    return _read_seed_records(str(checkpoint_root()), seed_identities())
 
 
 @st.cache_data(show_spinner="Testing the pairs of models (McNemar, paired bootstrap)…", max_entries=8)
-def _pair_comparisons(_seed_records: evidence.SeedRecords, stamps: tuple, _labels: np.ndarray,
-                      fingerprint: str) -> list:  # the stamps and the fingerprint are the cache key
-    return evidence.comparisons_for(_seed_records, _labels)
+def _verdict(identities: tuple, fingerprint: str | None, robustness: dict, _seed_records: dict,
+             _labels: np.ndarray | None) -> Verdict:  # the identities and the fingerprint stand for what is unhashed
+    labels = None if fingerprint is None else GroundTruth(_labels, fingerprint)
+    return judge(_seed_records, labels, robustness=robustness)
 
 
-def pair_comparisons(seed_records: evidence.SeedRecords, data: CIFAR10) -> list:
-    """The verdict's statistics for every pair of models, computed once per set of records and data."""
-    return _pair_comparisons(seed_records, seed_stamps(), data.test.labels, data.fingerprint)
+def verdict(data: CIFAR10 | None) -> Verdict:
+    """The verdict on SENet (:func:`cifar_models.verdict.judge`) from every seed's run record and, with the data,
+    the paired tests on its test labels: computed once per set of checkpoints, data and robustness results."""
+    seeds = load_seed_records()
+    robustness = load_robustness(list(seeds.records))
+    return _verdict(seed_identities(), None if data is None else data.fingerprint, robustness, seeds.records,
+                    None if data is None else data.test.labels)
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -274,18 +292,15 @@ def pair_comparisons(seed_records: evidence.SeedRecords, data: CIFAR10) -> list:
 
 
 @st.cache_resource(show_spinner=False, max_entries=6)
-def _stored_exemplars(folder: str, stamp: tuple, fingerprint: str, image_count: int) -> dict | None:
+def _stored_exemplars(folder: str, identity: tuple, stored: str, fingerprint: str, image_count: int) -> dict | None:
     return exemplars.stored_exemplars(folder, data_fingerprint=fingerprint, image_count=image_count)
-
-
-def _exemplar_stamp(folder: Path) -> tuple:
-    return _modified(folder / WEIGHTS_FILE), _modified(folder / exemplars.EXEMPLARS_FILE)
 
 
 def stored_exemplars(name: str, data: CIFAR10) -> dict[str, exemplars.ChannelExemplars] | None:
     """Model ``name``'s channel exemplars on this data's test split, or None where they are not computed yet."""
     folder = load_model(name).directory
-    return _stored_exemplars(str(folder), _exemplar_stamp(folder), data.fingerprint, len(data.test))
+    return _stored_exemplars(str(folder), checkpoint_identity(folder), _file_identity(folder / exemplars.EXEMPLARS_FILE),
+                             data.fingerprint, len(data.test))
 
 
 def compute_exemplars(name: str, data: CIFAR10) -> None:

@@ -14,7 +14,7 @@ from cifar_models.images import enlarge
 from cifar_models.models import MODELS, model_title
 from cifar_models.uploads import UPLOAD_EXTENSIONS, UploadError
 from dashboard import sources
-from dashboard.settings import CHECKPOINTS_ENV, data_argument, data_location, train_command
+from dashboard.settings import CHECKPOINTS_ENV, data_argument, data_location, retrain_advice, train_command
 from dashboard.state import IMAGE_CHOICE, IMAGE_SOURCE_CHOICE, UPLOAD_CHOICE, kept
 from dashboard.views.common import provenance
 
@@ -98,7 +98,7 @@ def record_problems(runs: sources.RunRecords) -> None:
     """Each run record that could not be read, with the reason; each one of a model this code does not know, named
     as such with its folder (its record is shown, but nothing that needs its weights)."""
     for name, problem in runs.problems.items():
-        st.error(f"{model_title(name)}: {problem}")
+        st.error(f"{model_title(name)}: {problem} {retrain_advice(name)}")
     for name in runs.records:
         if name not in MODELS:
             st.warning(f"unknown model {name!r} in `{runs.root / name}`: this code builds only {', '.join(MODELS)}, "

@@ -18,13 +18,14 @@ from pathlib import Path
 from cifar_models import MODELS
 from cifar_models import distributed
 from cifar_models.arguments import ScriptParser, whole_number
-from cifar_models.checkpoint import DEFAULT_CHECKPOINT_DIR, seed_folder
+from cifar_models.checkpoint import DEFAULT_CHECKPOINT_DIR, read_seed_records, seed_folder
 from cifar_models.data import DataError, load_cifar10
 from cifar_models.precision import PRECISIONS
 from cifar_models.engine import ResumeMismatch, TrainingDiverged, check_subset, train_model
 from cifar_models.output_lock import OutputFolderError, OutputLock
 from cifar_models.recipe import DEFAULT_RECIPE, load_recipe_file, recipe_for
 from cifar_models.run_record import RunRecord
+from cifar_models.verdict import GroundTruth, judge
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -90,9 +91,19 @@ def main(argv: list[str] | None = None) -> int:
         distributed.teardown()
     if records:
         print(closing_table(records))
+        print(closing_verdict(args.out, args.data))
         print(json.dumps({"checkpoints": str(Path(args.out).resolve()), "models": list(dict.fromkeys(r.model for r in records)),
                           "seeds": sorted({r.seed for r in records})}))
     return 0
+
+
+def closing_verdict(out: str, data_location: str | None) -> str:
+    """The verdict on every seed's run in ``out`` (those of earlier runs too), as the dashboard gives it."""
+    seed_records, unread = read_seed_records(out)
+    data = load_cifar10(data_location, progress=False)  # from the decode cache the run has just used
+    verdict = judge(seed_records, GroundTruth(data.test.labels, data.fingerprint))
+    notes = [f"note: {folder} is left out: {problem}" for folder, problem in unread.items()] + list(verdict.left_out)
+    return "\n".join([verdict.text, *notes])
 
 
 def train_models(args: argparse.Namespace, base, ranks, device) -> list[RunRecord]:

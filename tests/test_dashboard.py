@@ -9,13 +9,13 @@ import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from cifar_models.checkpoint import RECORD_FILE, find_checkpoints, read_record, write_json
+from cifar_models.checkpoint import RECORD_FILE, find_checkpoints, read_record, read_seed_records, write_json
 from cifar_models.models import model_title
+from cifar_models.verdict import GroundTruth, judge
 from dashboard import state
 from dashboard.views import compare
 from dashboard.views.common import format_count, format_percent, format_seconds
 from dashboard.views.home import model_card
-from dashboard.views.verdict import senet_verdict
 
 from apptest_helpers import (ATTRIBUTION, HOME, NEED_DATA, NEED_NO_CHECKPOINTS, PAGES, assert_rendered, chart_frames, page_text,
                              records_of, sidebar_note)
@@ -57,7 +57,7 @@ def test_without_data_the_data_pages_offer_the_download_and_the_others_keep_work
     assert f"**Data** none found at `{nowhere}`" in sidebar_note(app)
 
 
-def test_home_cards_show_the_records(open_app, trained_checkpoints):
+def test_home_cards_show_the_records(open_app, trained_checkpoints, cifar):
     app = open_app(HOME, trained_checkpoints)
     records = records_of(trained_checkpoints)
     assert [metric.value for metric in app.metric] == [format_percent(r.accuracy)
@@ -66,10 +66,10 @@ def test_home_cards_show_the_records(open_app, trained_checkpoints):
     for record in records.values():
         card = model_card(record)
         assert f"**parameters**: {card['parameters']}" in text and f"**training time**: {card['training time']}" in text
-    verdict = senet_verdict(records)
-    # the trained checkpoints are smoke runs: the verdict says they cannot answer, and why
-    assert verdict.answer == "too weak" and verdict.text.startswith("Too weak to say: they are smoke runs on")
-    assert verdict.text in text
+    verdict = judge(read_seed_records(trained_checkpoints)[0], GroundTruth(cifar.test.labels, cifar.fingerprint))
+    # the trained checkpoints are smoke runs: the verdict says they cannot answer, and why, in one sentence
+    assert verdict.answer == "too weak" and verdict.sentence.startswith("Too weak to say: they are smoke runs on")
+    assert verdict.tested and [box.value for box in app.warning] == [verdict.sentence]
 
 
 def test_compare_shows_the_numbers_of_the_records(open_app, trained_checkpoints):

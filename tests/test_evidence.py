@@ -1,94 +1,252 @@
-"""The Compare page's verdict with evidence, on synthetic run records whose answer is known."""
+"""The one verdict (cifar_models.verdict.judge) and the Compare page's evidence tables, on synthetic run records whose
+answer is known; then Home and Compare in AppTest on the committed records."""
+import shutil
 from dataclasses import replace
 
 import numpy as np
 import pytest
 
+from cifar_models.checkpoint import RECORD_FILE, find_seed_checkpoints, read_seed_records, write_json
 from cifar_models.recipe import DEFAULT_RECIPE
 from cifar_models.run_record import RunRecord
-from dashboard.views.common import format_percent
-from dashboard.views.evidence import comparisons_for, evidence_verdict, pair_table, paired_predictions, seed_table
+from cifar_models.verdict import MIN_LEAD, VERDICT_RULE, GroundTruth, judge
+from dashboard.views.evidence import pair_table, seed_table
 from run_records import run_record
 
+from apptest_helpers import HOME, page_text
 
-def record(predictions: np.ndarray, labels: np.ndarray, seed: int) -> RunRecord:
-    made = run_record("senet", float((predictions == labels).mean()), n=len(labels),
-                      recipe=DEFAULT_RECIPE.updated(seed=seed).to_dict())
+COMPARE = "app_pages/compare.py"
+FINGERPRINT = "same"  # the data fingerprint of tests/run_records.py's records
+
+
+def record(name: str, predictions: np.ndarray, labels: np.ndarray, seed: int, **fields) -> RunRecord:
+    made = run_record(name, float((predictions == labels).mean()), n=len(labels),
+                      recipe=DEFAULT_RECIPE.updated(seed=seed).to_dict(), **fields)
     return replace(made, test=replace(made.test, predictions=tuple(predictions.tolist())))
 
 
-def runs(lead_points: float, seeds: int = 2, n: int = 4000):
-    """senet leads plain_cnn by ``lead_points`` on every seed: plain_cnn gets 85%, senet those plus more."""
+def runs(lead_points: float, seeds: int = 2, n: int = 4000, rival: str = "plain_cnn"):
+    """senet leads ``rival`` by ``lead_points`` on every seed: the rival gets 85%, senet those plus more."""
     rng = np.random.default_rng(0)
     labels = rng.integers(0, 10, n)
-    result = {"plain_cnn": [], "senet": []}
+    result = {rival: [], "senet": []}
     for seed in range(seeds):
         plain = np.where(rng.random(n) < 0.85, labels, (labels + 1) % 10)
         senet = plain.copy()
-        wrong = np.flatnonzero(plain != labels)
-        fixed = wrong[:int(lead_points / 100 * n)]
+        fixed = np.flatnonzero(plain != labels)[:int(lead_points / 100 * n)]
         senet[fixed] = labels[fixed]
-        result["plain_cnn"].append(record(plain, labels, seed))
-        result["senet"].append(record(senet, labels, seed))
-    return result, labels
+        result[rival].append(record(rival, plain, labels, seed))
+        result["senet"].append(record("senet", senet, labels, seed))
+    return result, GroundTruth(labels, FINGERPRINT)
 
 
-def test_seed_table_gives_mean_and_std_over_seeds():
+def cut(run: RunRecord, keep: int) -> RunRecord:
+    return replace(run, test=replace(run.test, predictions=run.test.predictions[:keep]))
+
+
+def test_a_significant_three_point_lead_is_by_far_and_the_sentence_carries_its_figures():
     seed_records, labels = runs(3.0)
-    table = seed_table(seed_records)
-    accuracies = [r.accuracy for r in seed_records["senet"]]
-    assert table.loc["senet", "seeds"] == 2 and table.loc["senet", "recipe seeds"] == "0, 1"
-    assert table.loc["senet", "mean test accuracy"] == pytest.approx(np.mean(accuracies))
-    assert table.loc["senet", "std"] == pytest.approx(np.std(accuracies, ddof=1))
-
-
-def test_a_significant_three_point_lead_is_by_far():
-    seed_records, labels = runs(3.0)
-    comparisons = comparisons_for(seed_records, labels, resamples=500)
-    verdict = evidence_verdict(comparisons, seed_records, {})
-    assert verdict.answer == "yes" and verdict.text.startswith("Yes, by far.")
-    assert '"By far" means a lead that is significant' in verdict.text and "against Plain CNN: +3.00 points" in verdict.text
+    verdict = judge(seed_records, labels, resamples=500)
+    assert verdict.answer == "yes" and verdict.tested
+    (pair,) = verdict.rivals
+    assert (pair.model, pair.rival, pair.seeds, pair.images) == ("senet", "plain_cnn", (0, 1), 4000)
+    assert pair.lead == pytest.approx(0.03) and pair.significant and pair.by_far
+    low, high = pair.interval
+    assert low < pair.lead < high and pair.p_corrected < 0.05
+    assert verdict.sentence == (f"Yes: SENet leads every rival by at least 2 points, significantly (the closest, "
+                                f"Plain CNN, by 3.00 points (95% interval {100 * low:+.2f} to {100 * high:+.2f}, "
+                                f"Holm-corrected p = {pair.p_corrected:.3g}; 2 seeds)).")
+    assert verdict.text.startswith(verdict.sentence) and VERDICT_RULE in verdict.details
     mean = np.mean([r.accuracy for r in seed_records["senet"]])
-    assert "Test accuracy (mean over seeds): Plain CNN " in verdict.text and f"SENet {format_percent(mean)}." in verdict.text
-    table = pair_table(comparisons)
-    assert table.loc["Plain CNN − SENet", "difference (points)"] == pytest.approx(-3.0)  # models by title
-    assert table.loc["Plain CNN − SENet", "significant"] and table.loc["Plain CNN − SENet", "only SENet right"] > 0
+    assert f"SENet {mean:.2%} ± " in verdict.details and "On 4,000 test images, SENet against Plain CNN: +3.00" \
+        in verdict.details
+
+
+def test_the_rule_takes_its_numbers_from_the_constants():
+    assert f"at least {100 * MIN_LEAD:g} points" in VERDICT_RULE and "p < 0.05" in VERDICT_RULE
 
 
 def test_a_significant_one_point_lead_is_not_by_far_and_robustness_is_named():
     seed_records, labels = runs(1.0)
     robustness = {"plain_cnn": {"mean_corruption_accuracy": 0.61}, "senet": {"mean_corruption_accuracy": 0.66}}
-    verdict = evidence_verdict(comparisons_for(seed_records, labels, resamples=500), seed_records, robustness)
-    assert verdict.answer == "no" and "not by 2 points" in verdict.text
-    assert "SENet holds up best (mean corruption accuracy: Plain CNN 61.00%, SENet 66.00%)" in verdict.text
+    verdict = judge(seed_records, labels, robustness=robustness, resamples=500)
+    assert verdict.answer == "no" and verdict.rivals[0].significant and verdict.rivals[0].by_far is False
+    assert verdict.sentence.startswith("No: SENet leads Plain CNN by only 1.00 points (95% interval")
+    assert 'less than the 2 points that "by far" takes' in verdict.sentence
+    assert "SENet holds up best (mean corruption accuracy: Plain CNN 61.00%, SENet 66.00%)" in verdict.details
 
 
-def test_models_evaluated_on_different_test_counts_are_compared_on_the_common_images():
-    seed_records, labels = runs(3.0, seeds=1)
-    plain = seed_records["plain_cnn"][0]
-    seed_records["plain_cnn"][0] = replace(plain, test=replace(plain.test, predictions=plain.test.predictions[:1000]))
-    predictions, n = paired_predictions(seed_records)
-    assert n == 1000 and predictions["senet"].shape == (1, 1000)
+def test_without_the_labels_the_leads_and_means_are_the_same_and_only_size_decides():
+    for lead, answer in ((3.0, "cannot say"), (1.0, "no")):
+        seed_records, labels = runs(lead)
+        tested, untested = judge(seed_records, labels, resamples=200), judge(seed_records)
+        assert untested.answer == answer and not untested.tested and untested.rivals[0].interval is None
+        assert [p.lead for p in untested.rivals] == [p.lead for p in tested.rivals]  # the same numbers
+        assert untested.models == tested.models
+        assert "without the test labels they cannot run" in untested.details
+    assert untested.sentence == "No: SENet leads Plain CNN by only 1.00 points (2 seeds), less than the 2 points " \
+                                'that "by far" takes.'
 
 
-def test_without_a_senet_run_the_verdict_cannot_say():
+def test_a_model_behind_is_no_whatever_the_tests_say():
+    seed_records, labels = runs(1.5, rival="inception")
+    swapped = {"inception": seed_records["senet"], "senet": [replace(r, model="senet") for r in seed_records["inception"]]}
+    verdict = judge(swapped, labels, resamples=200)
+    assert verdict.answer == "no" and verdict.sentence.startswith("No: SENet trails Inception by 1.50 points")
+    assert verdict.rivals[0].lead == pytest.approx(-0.015) and verdict.rivals[0].interval[1] < 0
+
+
+def test_a_seed_with_short_predictions_is_left_out_by_name_not_compared_on_a_subset():
+    seed_records, labels = runs(3.0)
+    whole = judge({name: records[:1] for name, records in seed_records.items()}, labels, resamples=300)
+    seed_records["senet"][1] = cut(seed_records["senet"][1], 2000)
+    for given in (labels, None):
+        verdict = judge(seed_records, given, resamples=300)
+        assert verdict.left_out == ("SENet seed 1 is left out of the verdict: its record holds 2,000 per-image "
+                                    "predictions for 4,000 test images, and the models are compared on the same "
+                                    "images, never on a subset.",)
+        assert verdict.rivals[0].seeds == (0,) and verdict.rivals[0].images == 4000
+    assert verdict.rivals[0].lead == whole.rivals[0].lead  # seed 0 on every image, as if seed 1 never existed
+    assert judge(seed_records, labels, resamples=300).rivals[0].interval == whole.rivals[0].interval
+
+
+def test_pairs_go_by_seed_number_when_a_seed_is_missing():
+    seed_records, labels = runs(3.0)
+    # Plain CNN's seed 0 did not read: its seed 1 must meet SENet's seed 1, not SENet's seed 0 (the first in the list)
+    seed_records["plain_cnn"] = seed_records["plain_cnn"][1:]
+    seed_records["senet"][1] = record("senet", np.asarray(seed_records["plain_cnn"][0].test.predictions),
+                                      labels.labels, 1)  # seed 1: the same answers as Plain CNN's seed 1
+    verdict = judge(seed_records, labels, resamples=300)
+    (pair,) = verdict.rivals
+    assert pair.seeds == (1,) and pair.lead == 0 and pair.p_value == 1.0 and pair.interval == (0.0, 0.0)
+    assert [model.seeds for model in verdict.models] == [(1,), (0, 1)]  # each model's mean over its own seeds
+
+
+def test_records_of_other_images_or_data_are_left_out_or_untested():
+    seed_records, labels = runs(3.0)
+    wrong = seed_records["plain_cnn"][1]
+    seed_records["plain_cnn"][1] = replace(wrong, test=replace(wrong.test, accuracy=wrong.accuracy + 0.01))
+    verdict = judge(seed_records, labels, resamples=200)
+    assert "Plain CNN seed 1 is left out of the verdict: its recorded accuracy" in verdict.left_out[0]
+    other = judge(seed_records, GroundTruth(labels.labels, "another data set"), resamples=200)
+    assert not other.tested and "The runs were tested on another data set (fingerprint same)" in other.left_out[-1]
+
+
+def three_models(senet: float, plain: float = 0.90, inception: float = 0.91, n: int = 4000):
+    """One seed of each model with these accuracies, each right on the first images a model's share of them."""
+    labels = np.random.default_rng(1).integers(0, 10, n)
+    runs = {name: [record(name, np.where(np.arange(n) < round(accuracy * n), labels, (labels + 1) % 10), labels, 0)]
+            for name, accuracy in (("plain_cnn", plain), ("senet", senet), ("inception", inception))}
+    return runs, GroundTruth(labels, FINGERPRINT)
+
+
+def test_with_three_models_the_closest_rival_decides():
+    verdict = judge(*three_models(0.95), resamples=200)
+    assert verdict.answer == "yes" and [pair.rival for pair in verdict.rivals] == ["plain_cnn", "inception"]
+    assert "(the closest, Inception, by 4.00 points" in verdict.sentence
+    assert "SENet costs 1.0× Inception's multiply-accumulates" in verdict.details
+    close = judge(*three_models(0.925), resamples=200)
+    assert close.answer == "no" and close.sentence.startswith("No: SENet leads Inception by only 1.50 points")
+    behind = judge(*three_models(0.89), resamples=200)
+    assert behind.answer == "no" and behind.sentence.startswith("No: SENet trails Inception by 2.00 points")
+    # two models at chance and one at 19%, once called a green "Yes."
+    weak = judge(*three_models(0.19, plain=0.10, inception=0.10), resamples=200)
+    assert weak.answer == "too weak"
+    for title, shown in (("Plain CNN", "10.00%"), ("SENet", "19.00%"), ("Inception", "10.00%")):
+        assert f"{title} reaches {shown}, within 10 points of chance (10.00%: guessing one of 10 classes)" \
+            in weak.sentence
+    assert judge(*three_models(0.95, plain=0.21), resamples=200).answer == "yes"  # 11 points above chance will do
+
+
+def test_without_senet_the_verdict_cannot_say():
     seed_records, labels = runs(3.0, seeds=1)
     del seed_records["senet"]
-    assert evidence_verdict(comparisons_for(seed_records, labels), seed_records, {}).answer == "cannot say"
+    assert judge(seed_records, labels).answer == "cannot say"
 
 
 def test_smoke_runs_and_models_near_chance_are_too_weak_to_say_but_keep_their_figures():
     seed_records, labels = runs(3.0)
-    comparisons = comparisons_for(seed_records, labels, resamples=500)
     smoke = {name: [replace(r, data=replace(r.data, subset=2000)) for r in records]
              for name, records in seed_records.items()}
-    verdict = evidence_verdict(comparisons, smoke, {})
-    assert verdict.answer == "too weak"
-    assert verdict.text.startswith("Too weak to say: they are smoke runs on 2,000 training images")
-    assert "The figures, for what they show: Yes, by far." in verdict.text  # the evidence is kept, not hidden
+    verdict = judge(smoke, labels, resamples=300)
+    assert verdict.answer == "too weak" and verdict.rivals[0].significant  # the evidence is kept, not hidden
+    assert verdict.sentence == "Too weak to say: they are smoke runs on 2,000 training images, which say little " \
+                               "about the full recipe."
+    assert "The figures, for what they show: Yes: SENet leads every rival" in verdict.details
 
-    near_chance = dict(seed_records, plain_cnn=[replace(r, test=replace(r.test, accuracy=0.19))
-                                                for r in seed_records["plain_cnn"]])
-    verdict = evidence_verdict(comparisons, near_chance, {})
+    near_chance = dict(seed_records, plain_cnn=[record("plain_cnn", np.zeros(4000, int), labels.labels, seed)
+                                                for seed in (0, 1)])
+    verdict = judge(near_chance, labels, resamples=300)
+    chance = np.mean(labels.labels == 0)
     assert verdict.answer == "too weak"
-    assert "Plain CNN reaches 19.00%, within 10 points of chance (10.00%: guessing one of 10 classes)" in verdict.text
+    assert f"Plain CNN reaches {chance:.2%}, within 10 points of chance (10.00%: guessing one of 10 classes)" \
+        in verdict.sentence
+
+
+def test_unequal_runs_get_a_caution_and_the_cost_is_stated():
+    seed_records, labels = runs(3.0, seeds=1)
+    assert "Caution" not in judge(seed_records).details
+    plain = seed_records["plain_cnn"][0]
+    seed_records["plain_cnn"][0] = replace(plain, recipe=plain.recipe.updated(epochs=7), macs=50_000_000)
+    details = judge(seed_records).details
+    assert "Caution: the runs differ in epochs, so this is not a like-for-like comparison." in details
+    assert "SENet costs 2.0× Plain CNN's multiply-accumulates per image and 1.0× its training time." in details
+
+
+def test_seed_and_pair_tables_come_from_the_verdict():
+    seed_records, labels = runs(3.0)
+    verdict = judge(seed_records, labels, resamples=300)
+    table = seed_table(verdict)
+    accuracies = [r.accuracy for r in seed_records["senet"]]
+    assert list(table.index) == ["plain_cnn", "senet"]  # the registry's order
+    assert table.loc["senet", "seeds"] == 2 and table.loc["senet", "recipe seeds"] == "0, 1"
+    assert table.loc["senet", "mean test accuracy"] == pytest.approx(np.mean(accuracies))
+    assert table.loc["senet", "std"] == pytest.approx(np.std(accuracies, ddof=1))
+    pairs = pair_table(verdict.comparisons)
+    assert pairs.loc["Plain CNN − SENet", "difference (points)"] == pytest.approx(-3.0)  # models by title
+    assert pairs.loc["Plain CNN − SENet", "significant"] and pairs.loc["Plain CNN − SENet", "only SENet right"] > 0
+    assert pairs.loc["Plain CNN − SENet", "seeds"] == "0, 1"
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# The pages, on copies of the committed run records (no weights needed: Home and Compare read records only)
+
+
+def committed_records(tmp_path):
+    """A copy of the committed checkpoints' run records (both seeds), without the weights."""
+    root = tmp_path / "checkpoints"
+    for folders in find_seed_checkpoints("checkpoints").values():
+        for folder in folders:
+            target = root / folder.relative_to("checkpoints")
+            target.mkdir(parents=True)
+            shutil.copy(folder / RECORD_FILE, target / RECORD_FILE)
+    return root
+
+
+def test_home_and_compare_give_the_one_verdict_and_name_a_cut_or_unreadable_seed(open_app, tmp_path):
+    root = committed_records(tmp_path)
+    senet = root / "seed-1" / "senet" / RECORD_FILE
+    seed_records, _ = read_seed_records(root)
+    write_json(senet, cut(seed_records["senet"][1], 5000).to_json())  # seed 1 of SENet cut to 5,000 images
+    (root / "seed-1" / "plain_cnn" / RECORD_FILE).write_text("{ damaged")
+    expected = judge(read_seed_records(root)[0])  # no data in these tests: the untested verdict
+    nowhere = tmp_path / "no-data"
+    assert expected.answer == "no" and expected.rivals[-1].seeds == (0,)
+    home = open_app(HOME, root, data=nowhere)
+    assert not home.exception and expected.sentence in [box.value for box in home.info]
+    compare = open_app(COMPARE, root, data=nowhere)
+    assert not compare.exception and compare.info[0].value == f"**{expected.sentence}**"
+    warnings = [box.value for box in compare.warning]
+    assert "SENet seed 1 is left out of the verdict: its record holds 5,000 per-image predictions for 10,000 " \
+           "test images" in warnings[0]
+    assert any("plain_cnn/run.json" in text and "is left out of the verdict" in text for text in warnings)
+    assert expected.details in page_text(compare)
+
+
+def test_with_the_data_home_and_compare_show_the_same_tested_figures(open_app, tmp_path, cifar):
+    root = committed_records(tmp_path)
+    expected = judge(read_seed_records(root)[0], GroundTruth(cifar.test.labels, cifar.fingerprint))
+    assert expected.tested and expected.sentence.startswith("No: SENet trails Inception by 1.01 points (95% interval")
+    home, compare = open_app(HOME, root), open_app(COMPARE, root)
+    assert expected.sentence in [box.value for box in home.info]
+    assert compare.info[0].value == f"**{expected.sentence}**" and expected.details in page_text(compare)

@@ -4,8 +4,7 @@ import pytest
 from scipy import stats
 from statsmodels.stats.multitest import multipletests
 
-from cifar_models.statistics import (MIN_LEAD, compare_models, leads_by_far, mcnemar_exact, mean_and_std,
-                                     paired_bootstrap_interval)
+from cifar_models.statistics import compare_models, mcnemar_exact, mean_and_std, paired_bootstrap_interval
 
 
 def paired(n_both: int, n_a_only: int, n_b_only: int, n_neither: int, seed: int = 0):
@@ -61,48 +60,57 @@ def three_models(n: int = 2000):
     return labels, {"strong": strong, "weak": weak, "twin": twin}
 
 
+def one_seed(predictions: dict) -> dict:
+    return {name: {0: predicted} for name, predicted in predictions.items()}
+
+
 def test_compare_models_finds_the_real_lead_only_and_applies_holm():
     labels, predictions = three_models()
-    rows = {(r.model_a, r.model_b): r for r in compare_models(predictions, labels, resamples=2000)}
+    rows = {(r.model_a, r.model_b): r for r in compare_models(one_seed(predictions), labels, resamples=2000)}
     assert set(rows) == {("strong", "weak"), ("strong", "twin"), ("weak", "twin")}
     lead = rows[("strong", "weak")]
-    assert (lead.a_only, lead.b_only) == (200, 40)
+    assert (lead.a_only, lead.b_only, lead.seeds, lead.images) == (200, 40, (0,), 2000)
     assert lead.difference == pytest.approx(160 / 2000)
-    assert lead.interval_low < lead.difference < lead.interval_high
-    assert lead.significant and leads_by_far(lead, "strong") and not leads_by_far(lead, "weak")
+    assert lead.interval_low < lead.difference < lead.interval_high and lead.significant
     tie = rows[("strong", "twin")]
-    assert tie.difference == 0 and not tie.significant and not leads_by_far(tie, "strong")
+    assert tie.difference == 0 and not tie.significant
     raw = [r.p_value for r in rows.values()]
     assert [r.p_corrected for r in rows.values()] == pytest.approx(list(multipletests(raw, method="holm")[1]))
 
 
-def test_a_significant_lead_under_two_points_is_not_by_far():
+def test_a_significant_lead_under_two_points_is_significant():
     labels, predictions = three_models(20000)
     strong = predictions["strong"]
     slightly_weaker = strong.copy()
     right = np.flatnonzero(strong == labels)
     slightly_weaker[right[:300]] = (labels[right[:300]] + 1) % 10  # 1.5 points, all one way: highly significant
-    (row,) = compare_models({"strong": strong, "weaker": slightly_weaker}, labels, resamples=500)
-    assert row.significant and row.difference == pytest.approx(0.015) and row.difference < MIN_LEAD
-    assert not leads_by_far(row, "strong")
+    (row,) = compare_models(one_seed({"strong": strong, "weaker": slightly_weaker}), labels, resamples=500)
+    assert row.significant and row.difference == pytest.approx(0.015)  # the verdict's size rule is tested there
 
 
 def test_with_seeds_a_lead_must_hold_for_every_seed():
     labels, predictions = three_models()
     strong, weak = predictions["strong"], predictions["weak"]
-    holds = compare_models({"a": np.stack([strong, strong]), "b": np.stack([weak, weak])}, labels,
-                           resamples=500)[0]
+    holds = compare_models({"a": {0: strong, 1: strong}, "b": {0: weak, 1: weak}}, labels, resamples=500)[0]
     assert holds.significant and holds.accuracy_a == pytest.approx((strong == labels).mean())
-    fails = compare_models({"a": np.stack([strong, strong]), "b": np.stack([weak, strong])}, labels,
-                           resamples=500)[0]
+    fails = compare_models({"a": {0: strong, 1: strong}, "b": {0: weak, 1: strong}}, labels, resamples=500)[0]
     assert fails.p_value == 1.0 and not fails.significant
     assert fails.accuracy_b == pytest.approx(((weak == labels).mean() + (strong == labels).mean()) / 2)
 
 
+def test_seeds_are_paired_by_number_never_by_position():
+    labels, predictions = three_models()
+    strong, weak = predictions["strong"], predictions["weak"]
+    # b has no seed 0: its seed 1 (= a's seed 1) is paired with a's seed 1, not with a's first listed seed
+    (row,) = compare_models({"a": {0: weak, 1: strong}, "b": {1: strong}}, labels, resamples=200)
+    assert row.seeds == (1,) and row.difference == 0 and row.p_value == 1.0 and (row.a_only, row.b_only) == (0, 0)
+    assert compare_models({"a": {0: strong}, "b": {1: strong}}, labels) == []  # no seed in common: no pair
+
+
 def test_predictions_for_other_images_are_refused_by_name():
     labels, predictions = three_models(100)
-    with pytest.raises(ValueError, match="weak: 50 predictions for 100 test images"):
-        compare_models({"strong": predictions["strong"], "weak": predictions["weak"][:50]}, labels)
+    with pytest.raises(ValueError, match="weak seed 0: 50 predictions for 100 test images"):
+        compare_models(one_seed({"strong": predictions["strong"], "weak": predictions["weak"][:50]}), labels)
 
 
 def test_mean_and_std_over_seeds():

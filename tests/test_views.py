@@ -1,4 +1,4 @@
-"""The dashboard's views (dashboard/views/), without Streamlit: smoothing, tables, verdict, data statistics,
+"""The dashboard's views (dashboard/views/), without Streamlit: smoothing, tables, data statistics,
 augmentation previews and the exported recipe."""
 import json
 import math
@@ -20,7 +20,6 @@ from dashboard.views import augmentation, compare, dataset, gallery
 from dashboard.views.charts import learning_curve_chart, tiles_colour_bar
 from dashboard.views.common import format_count, format_seconds
 from dashboard.views.home import model_card
-from dashboard.views.verdict import noise_band, senet_verdict
 from run_records import run_record, three
 
 
@@ -57,54 +56,6 @@ def test_debiased_ema_passes_gaps_through_and_refuses_bad_weights():
     for weight in (-0.1, 1.0):
         with pytest.raises(ValueError, match="smoothing weight"):
             compare.debiased_ema([1.0], weight)
-
-
-def test_verdict_reads_the_records():
-    by_far = senet_verdict(three(senet=0.95))
-    assert by_far.answer == "yes"
-    assert "95.00%" in by_far.text and "Inception 91.00%" in by_far.text and "4.00 points" in by_far.text
-    assert "1.5× Inception's multiply-accumulates" in by_far.text and "1.5× its training time" in by_far.text
-
-    close = senet_verdict(three(senet=0.925))
-    assert close.answer == "no" and close.text.startswith("Best, but not by far") and "1.50 points" in close.text
-
-    tie = senet_verdict(three(senet=0.95, plain=0.90, inception=0.949, n=500))
-    assert tie.answer == "no" and "tie" in tie.text and "500 test images" in tie.text
-
-    behind = senet_verdict(three(senet=0.89))
-    assert behind.answer == "no" and behind.text.startswith("No. Inception is the most accurate")
-    assert "trails by 2.00 points" in behind.text
-
-
-def test_verdict_cannot_say_without_senet_or_a_rival_and_warns_about_unequal_runs():
-    records = three(senet=0.95)
-    assert senet_verdict({k: v for k, v in records.items() if k != "senet"}).answer == "cannot say"
-    assert senet_verdict({"senet": records["senet"]}).answer == "cannot say"
-    records["plain_cnn"] = run_record("plain_cnn", 0.90, epochs=5)
-    assert "differ in epochs" in senet_verdict(records).text
-    assert "Caution" not in senet_verdict(three(senet=0.95)).text
-
-
-def test_verdict_on_smoke_runs_or_a_model_near_chance_is_too_weak_to_say():
-    smoke = three(senet=0.95)
-    smoke = {name: replace(record, data=replace(record.data, subset=2000)) for name, record in smoke.items()}
-    verdict = senet_verdict(smoke)
-    assert verdict.answer == "too weak"
-    assert verdict.text.startswith("Too weak to say: they are smoke runs on 2,000 training images, which say little "
-                                   "about the full recipe.")
-    assert "The figures, for what they show: Yes. SENet reaches 95.00%" in verdict.text
-
-    # the issue's case: two models at chance, one at 19%, once called a green "Yes."
-    weak = senet_verdict(three(senet=0.19, plain=0.10, inception=0.10))
-    assert weak.answer == "too weak"
-    for title, shown in (("Plain CNN", "10.00%"), ("SENet", "19.00%"), ("Inception", "10.00%")):
-        assert f"{title} reaches {shown}, within 10 points of chance (10.00%: guessing one of 10 classes)" in weak.text
-    assert senet_verdict(three(senet=0.95, plain=0.21)).answer == "yes"  # 11 points above chance is enough
-
-
-def test_noise_band_shrinks_with_more_test_images():
-    assert noise_band(0.9, 0.9, 10_000) < noise_band(0.9, 0.9, 1_000)
-    assert noise_band(0.9, 0.9, 10_000) == pytest.approx(1.96 * math.sqrt(2 * 0.09 / 10_000))
 
 
 def test_tables_carry_the_record_values():

@@ -9,7 +9,6 @@ from dashboard.views import compare, evidence, live
 from dashboard.views.charts import (fixed_width, labelled_heatmap, learning_curve_chart, model_colours, titled,
                                     titled_index)
 from dashboard.views.common import ordered, provenance
-from dashboard.views.verdict import senet_verdict
 
 LIVE_REFRESH_SECONDS = 5
 PANEL_WIDTH = 300  # a chart's plotting width: two side by side at 1280 px, one under the other at 1024
@@ -51,14 +50,15 @@ with st.sidebar:
                                "faint.", **state.kept("compare_smoothing", 0.6))
     differences_only = st.toggle("Recipes: differences only", **state.kept("compare_differences", False))
 
-seed_records = sources.load_seed_records()
+seeds = sources.load_seed_records()
 data, data_problem = widgets.available_data()
-# the statistics pair each test prediction with its label: without the data, the records' own noise-band verdict
-comparisons = sources.pair_comparisons(seed_records, data) if data is not None else []
-verdict = (evidence.evidence_verdict(comparisons, seed_records, sources.load_robustness(names)) if comparisons
-           else senet_verdict(records))
-st.subheader("Is SENet the best by far?")
-{"yes": st.success, "no": st.info}.get(verdict.answer, st.warning)(verdict.text)
+verdict = sources.verdict(data)  # the one verdict: Home gives its sentence, train_all.py prints it
+st.subheader(f"Is {model_title(verdict.question)} the best by far?")
+getattr(st, evidence.ANSWER_BOX[verdict.answer])(f"**{verdict.sentence}**")
+st.markdown(verdict.details)
+for message in [*verdict.left_out, *evidence.unread_seeds({folder: problem for folder, problem in seeds.problems.items()
+                                                           if folder.parent != runs.root})]:
+    st.warning(message)
 widgets.record_problems(runs)
 if not chosen:
     st.info("Choose at least one model in the sidebar.")
@@ -157,13 +157,13 @@ else:
     st.dataframe(recipes.rename(columns=model_title), height="content")
 
 st.subheader("The evidence: seeds and every pair of models")
-st.dataframe(titled_index(evidence.seed_table(seed_records)), column_config={
+st.dataframe(titled_index(evidence.seed_table(verdict)), column_config={
     "mean test accuracy": st.column_config.NumberColumn(format="percent"),
     "std": st.column_config.NumberColumn(format="percent", help="Over the seeds (0 with one seed)")})
-if comparisons:
-    st.dataframe(evidence.pair_table(comparisons), column_config={
+if verdict.tested:
+    st.dataframe(evidence.pair_table(verdict.comparisons), column_config={
         "difference (points)": st.column_config.NumberColumn(format="%+.2f"),
         "McNemar p": st.column_config.NumberColumn(format="%.3g", help="Exact test; the largest over seeds"),
         "Holm p": st.column_config.NumberColumn(format="%.3g", help="Corrected for the number of pairs")})
-else:
+elif data is None:
     st.info(f"McNemar's test pairs each test prediction with its label, which needs the data set: {data_problem}.")

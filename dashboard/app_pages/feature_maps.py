@@ -175,12 +175,11 @@ if model.inspectable_layers("gate"):
     own = explain.excitation_gates(model, chosen.pixels[None])[gate_layer][0]
     table = pd.DataFrame({"channel": range(len(own)), "this image": own})
     if st.session_state.get(average_key):
-        created = runs.records[model_name].created
         data, problem = widgets.available_data()
         if data is None:
             st.info(f"The class average needs the test images: data {problem.splitlines()[0]} (see the Dataset page).")
         else:
-            table["class average"] = sources.class_gates(model_name, created, data, class_index,
+            table["class average"] = sources.class_gates(model_name, data, class_index,
                                                          CLASS_AVERAGE_IMAGES)[gate_layer]
     order = table.sort_values(table.columns[-1])["channel"].tolist()
     long = table.melt("channel", var_name="series", value_name="gate")

@@ -1,10 +1,10 @@
 """Home: what the lab shows, the three models as cards read from their run records, and the verdict on SENet."""
 import streamlit as st
 
-from cifar_models.models import MODELS
+from cifar_models.models import MODELS, model_title
 from dashboard import navigation, settings, sources, widgets
+from dashboard.views.evidence import ANSWER_BOX
 from dashboard.views.home import model_card
-from dashboard.views.verdict import senet_verdict
 
 st.title(navigation.HOME_HEADING)
 st.markdown(
@@ -34,7 +34,7 @@ for column, spec in zip(st.columns(len(MODELS)), MODELS.values()):
         card = model_card(record)
         st.metric("Test accuracy", card.pop("test accuracy"))
         st.markdown("\n".join(f"- **{label}**: {value}" for label, value in card.items()))
-verdict = senet_verdict(runs.records)
-st.subheader("Is SENet the best by far?")
-st.markdown(verdict.text)
+verdict = sources.verdict(widgets.available_data()[0])  # the one verdict, as Compare shows it with its evidence
+st.subheader(f"Is {model_title(verdict.question)} the best by far?")
+getattr(st, ANSWER_BOX[verdict.answer])(verdict.sentence)
 st.page_link("app_pages/compare.py", label="The evidence, on the Compare page", icon=":material/leaderboard:")
