@@ -32,13 +32,18 @@ DATA_ENV = "CIFAR10_DATA"
 CACHE_ENV = "CIFAR10_CACHE"
 TORCHVISION_FOLDER = "cifar-10-batches-py"
 TORCHVISION_ARCHIVE = "cifar-10-python.tar.gz"  # holds the batches folder, not an image tree
-GET_DATA_COMMAND = "python scripts/prepare_data.py --download --data ./data"
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
 CACHE_FORMAT = "v2"  # bump when the cached arrays change (v2: class-mixed order)
 
 
 class DataError(RuntimeError):
-    """The data set could not be found or read; the message says where and what to do."""
+    """The data set could not be found or read; the message says where and what is wrong. ``download_fixes``: a
+    fresh copy of CIFAR-10 (``load_cifar10(download=True)``) would fix it, so the scripts and the dashboard add their
+    command for that (the library names no script)."""
+
+    def __init__(self, message: str, *, download_fixes: bool = False):
+        super().__init__(message)
+        self.download_fixes = download_fixes
 
 
 @dataclass(frozen=True)
@@ -145,8 +150,8 @@ def missing_data_message(data: str | os.PathLike | None = None) -> str:
         f"{looked}\n"
         f"Looked for a '{TORCHVISION_FOLDER}' folder, an image-folder tree with train/ and test/, "
         "or a cifar*.tar.gz archive laid out that way.\n"
-        f"Fix: download it with `{GET_DATA_COMMAND}`, or point --data (or ${DATA_ENV}) at a local copy, "
-        "e.g. --data ../shared/datasets/cifar10-jpeg.tar.gz"
+        f"Fix: point --data (or ${DATA_ENV}) at a local copy, e.g. `--data ../shared/datasets/cifar10-jpeg.tar.gz`, "
+        "or download the original."
     )
 
 
@@ -225,7 +230,8 @@ def _decode_archive(path: Path, progress: bool) -> dict[str, np.ndarray]:
     try:
         archive = tarfile.open(path)
     except (tarfile.TarError, OSError, EOFError) as error:
-        raise DataError(f"Cannot read archive {path}: {error}. Download it again or point --data elsewhere.") from None
+        raise DataError(f"Cannot read archive {path}: {error}. Download it again or point --data elsewhere.",
+                        download_fixes=True) from None
     with archive:
         def reader(member):
             def read() -> bytes:
@@ -239,7 +245,8 @@ def _decode_archive(path: Path, progress: bool) -> dict[str, np.ndarray]:
         try:
             listed = archive.getmembers()
         except (tarfile.TarError, OSError, EOFError) as error:
-            raise DataError(f"Cannot read archive {path}: {error}. Download it again or point --data elsewhere.") from None
+            raise DataError(f"Cannot read archive {path}: {error}. Download it again or point --data elsewhere.",
+                            download_fixes=True) from None
         members = [(m.name, reader(m)) for m in listed if _image_member(m, path)]
         return _decode_members(members, path, progress)
 
@@ -297,7 +304,8 @@ def _read_batch(path: Path) -> tuple[np.ndarray, np.ndarray]:
         with open(path, "rb") as handle:
             batch = _NumpyOnlyUnpickler(handle, encoding="latin1").load()
     except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ValueError) as error:
-        raise DataError(f"Cannot read CIFAR-10 batch {path}: {error}. Download it again.") from None
+        raise DataError(f"Cannot read CIFAR-10 batch {path}: {error}. Download it again.",
+                        download_fixes=True) from None
     if isinstance(batch, dict):
         batch = {key.decode() if isinstance(key, bytes) else key: value for key, value in batch.items()}
     images = np.asarray(batch.get("data")) if isinstance(batch, dict) else None
@@ -307,7 +315,7 @@ def _read_batch(path: Path) -> tuple[np.ndarray, np.ndarray]:
                    and np.issubdtype(labels.dtype, np.integer) and ((labels >= 0) & (labels < len(CLASSES))).all())
     if not well_formed:
         raise DataError(f"not a CIFAR-10 batch file: {path} (expected a 'data' array of N x 3072 bytes and N "
-                        f"'labels' from 0 to {len(CLASSES) - 1}). Download it again with `{GET_DATA_COMMAND}`.")
+                        f"'labels' from 0 to {len(CLASSES) - 1}). Download it again.", download_fixes=True)
     return images, labels.astype(np.int64)
 
 
@@ -320,7 +328,7 @@ def _decode_batches(path: Path) -> dict[str, np.ndarray]:
 
     missing = [n for n in [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"] if not (path / n).is_file()]
     if missing:
-        raise DataError(f"{path} lacks {', '.join(missing)}. Download it again with `{GET_DATA_COMMAND}`.")
+        raise DataError(f"{path} lacks {', '.join(missing)}. Download it again.", download_fixes=True)
     train_images, train_labels = load([f"data_batch_{i}" for i in range(1, 6)])
     test_images, test_labels = load(["test_batch"])
     return dict(train_images=train_images, train_labels=train_labels, test_images=test_images, test_labels=test_labels)
@@ -441,7 +449,7 @@ def load_cifar10(
         download_cifar10(root)
         found = find_source(root)
     if found is None:
-        raise DataError(missing_data_message(source))
+        raise DataError(missing_data_message(source), download_fixes=True)
 
     cache_file = _usable_cache_dir(cache_dir) / f"cifar10-{CACHE_FORMAT}-{_source_key(found)}.npz"
     arrays = _read_cache(cache_file) if cache_file.exists() else None

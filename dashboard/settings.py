@@ -1,5 +1,6 @@
 """Where the dashboard reads from: the data (``--data`` after ``--``, as the scripts take it) and the checkpoints
-(``$CIFAR10_CHECKPOINTS``), and the command that creates them. No Streamlit here: the browser helpers and the
+(``$CIFAR10_CHECKPOINTS``), and the commands that create them, each defined once (the library names no script: the
+scripts and the dashboard add these to its messages). No Streamlit here: the scripts, the browser helpers and the
 benchmarks read these too."""
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import sys
 from pathlib import Path
 
 from cifar_models.checkpoint import DEFAULT_CHECKPOINT_DIR
-from cifar_models.data import candidate_locations
+from cifar_models.data import DataError, candidate_locations
 
 CHECKPOINTS_ENV = "CIFAR10_CHECKPOINTS"
 
@@ -35,7 +36,7 @@ def checkpoint_root() -> Path:
 
 
 TRAIN_SCRIPT = "python scripts/train_all.py"  # the one train command; every page, script and message builds on it
-DOWNLOAD_SCRIPT = "python scripts/prepare_data.py --download"
+DOWNLOAD_COMMAND = "python scripts/prepare_data.py --download --data ./data"
 
 
 def train_command(data: str | os.PathLike | None = None, out: str | os.PathLike | None = None) -> str:
@@ -47,12 +48,13 @@ def train_command(data: str | os.PathLike | None = None, out: str | os.PathLike 
     return command if Path(out) == DEFAULT_CHECKPOINT_DIR else f"{command} --out {out}"
 
 
-def retrain_advice(name: str) -> str:
-    """What fixes a checkpoint of model ``name`` that is missing or does not load: the sentence after the library's
-    message, with the command."""
-    return f"Train it (again) with `{train_command()} --models {name}`."
+def retrain_advice(name: str, out: str | os.PathLike | None = None) -> str:
+    """What fixes a checkpoint of model ``name`` (in ``out``, by default this session's folder) that is missing or
+    does not load: the sentence after the library's message, with the command."""
+    return f"Train it (again) with `{train_command(out=out)} --models {name}`."
 
 
-def download_command(data: str | os.PathLike | None = None) -> str:
-    """The command that downloads CIFAR-10 to ``data`` (default: this session's data location)."""
-    return f"{DOWNLOAD_SCRIPT} --data {data_location() if data is None else data}"
+def data_advice(error: Exception) -> str:
+    """What to add to an error from the library: for a DataError that a fresh copy of CIFAR-10 fixes, the command
+    that downloads it; else nothing."""
+    return f" To download it: `{DOWNLOAD_COMMAND}`." if isinstance(error, DataError) and error.download_fixes else ""

@@ -9,14 +9,15 @@ import numpy as np
 import streamlit as st
 
 from cifar_models.checkpoint import RECORD_FILE, CheckpointError
-from cifar_models.data import CIFAR10, GET_DATA_COMMAND, DataError, download_cifar10, missing_data_message
+from cifar_models.data import CIFAR10, DataError, download_cifar10, missing_data_message
 from cifar_models.images import enlarge
 from cifar_models.models import MODELS, model_title
 from cifar_models.uploads import UPLOAD_EXTENSIONS, UploadError
 from dashboard import sources
-from dashboard.settings import CHECKPOINTS_ENV, data_argument, data_location, retrain_advice, train_command
+from dashboard.settings import (CHECKPOINTS_ENV, DOWNLOAD_COMMAND, data_advice, data_argument, data_location,
+                                retrain_advice, train_command)
 from dashboard.state import IMAGE_CHOICE, IMAGE_SOURCE_CHOICE, UPLOAD_CHOICE, kept
-from dashboard.views.common import provenance
+from dashboard.views.common import number_word, provenance
 
 # ----------------------------------------------------------------------------------------------------------------
 # Data
@@ -30,7 +31,7 @@ def available_data() -> tuple[CIFAR10 | None, str]:
     try:
         data = sources.load_data()
     except DataError as error:
-        return None, str(error)
+        return None, f"{error}{data_advice(error)}"
     return data, "" if data is not None else f"none found at `{data_location()}`"
 
 
@@ -39,7 +40,7 @@ def require_data() -> CIFAR10:
     try:
         data = sources.load_data()
     except DataError as error:
-        st.error(str(error))
+        st.error(f"{error}{data_advice(error)}")
         st.stop()
     if data is not None:
         return data
@@ -49,7 +50,7 @@ def require_data() -> CIFAR10:
         st.info("Point `--data` or `$CIFAR10_DATA` at an existing archive, or at a folder to download into.")
         st.stop()
     st.markdown(f"Or download the original CIFAR-10 (163 MB, torchvision's copy) into `{location.resolve()}` now; "
-                f"the same as `{GET_DATA_COMMAND}`.")
+                f"the same as `{DOWNLOAD_COMMAND}`.")
     if st.button("Download CIFAR-10", type="primary"):
         bar = st.progress(0.0, text="Downloading CIFAR-10…")
         try:
@@ -74,7 +75,7 @@ def no_checkpoints_message(runs: sources.RunRecords) -> None:
                    "or unset it to use `checkpoints/`.")
         return
     st.warning(f"No trained models found in `{runs.root.resolve()}` (looked for `<model>/{RECORD_FILE}`). "
-               f"Train the three models with:")
+               f"Train the {number_word(len(MODELS))} models with:")
     st.code(train_command(), language="bash")
     record_problems(runs)
 

@@ -35,6 +35,7 @@ from cifar_models.checkpoint import DEFAULT_CHECKPOINT_DIR, find_checkpoints, lo
 from cifar_models.data import DataError, load_cifar10
 from cifar_models.explain import deepest_block, feature_maps, map_tiles, top_channels
 from cifar_models.explain import flush_denormals
+from dashboard.settings import data_advice
 
 FEATURE_MAPS_TARGET_S = 0.3
 PANEL_TARGET_S = 3.0
@@ -119,7 +120,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         data = load_cifar10(args.data, progress=False)
     except DataError as error:
-        print(f"error: {error}", file=sys.stderr)
+        print(f"error: {error}{data_advice(error)}", file=sys.stderr)
         return 2
     if not 0 <= args.image < len(data.test.images):
         print(f"error: --image must be a test image index from 0 to {len(data.test.images) - 1}, not {args.image}",

@@ -27,6 +27,7 @@ from cifar_models.corruptions import CORRUPTIONS, SEVERITIES
 from cifar_models.data import DataError, load_cifar10
 from cifar_models.evaluation import predict_logits
 from cifar_models.robustness import DEFAULT_PER_CLASS, stratified_subset
+from dashboard.settings import data_advice
 
 TARGET_S = 15 * 60
 CELLS = len(CORRUPTIONS) * len(SEVERITIES)
@@ -48,7 +49,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         test = load_cifar10(args.data, progress=False).test
     except DataError as error:
-        print(f"error: {error}", file=sys.stderr)
+        print(f"error: {error}{data_advice(error)}", file=sys.stderr)
         return 2
     images = test.images[stratified_subset(test.labels, max(args.images // 10, 1))]
     found = find_checkpoints(args.checkpoints) if args.checkpoints else {}

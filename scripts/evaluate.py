@@ -24,6 +24,7 @@ from cifar_models.evaluation import plain_and_tta_logits
 from cifar_models.exemplars import EXEMPLARS_FILE, cached_exemplars
 from cifar_models.precision import PRECISIONS
 from cifar_models.robustness import DEFAULT_PER_CLASS, DEFAULT_SEED, evaluate_checkpoints, stratified_subset
+from dashboard.settings import TRAIN_SCRIPT, data_advice, retrain_advice
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -59,12 +60,12 @@ def main(argv: list[str] | None = None) -> int:
     found = find_checkpoints(args.checkpoints)
     if not found:
         print(f"error: no checkpoints under {Path(args.checkpoints).resolve()}; create them with "
-              "`python scripts/train_all.py`", file=sys.stderr)
+              f"`{TRAIN_SCRIPT}`", file=sys.stderr)
         return 2
     try:
         data = load_cifar10(args.data, progress=False)
     except DataError as error:
-        print(f"error: {error}", file=sys.stderr)
+        print(f"error: {error}{data_advice(error)}", file=sys.stderr)
         return 2
     test = data.test
     if args.exemplars:
@@ -99,7 +100,7 @@ def load_all(found: dict[str, Path], device, precision: str) -> tuple[dict[str, 
         try:
             checkpoint = load_checkpoint(folder, device)
         except CheckpointError as error:
-            print(json.dumps({"model": name, "error": str(error)}))
+            print(json.dumps({"model": name, "error": f"{error} {retrain_advice(name, folder.parent)}"}))
             failures += 1
             continue
         loaded[name] = (checkpoint, checkpoint.record.precision if precision == "recorded" else precision)

@@ -9,6 +9,7 @@ import sys
 
 from cifar_models.arguments import ScriptParser
 from cifar_models.data import DataError, load_cifar10
+from dashboard.settings import data_advice
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -19,7 +20,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         data = load_cifar10(args.data, download=args.download)
     except DataError as error:
-        print(error, file=sys.stderr)
+        print(f"{error}{data_advice(error)}", file=sys.stderr)
         return 2
     print(f"source      {data.source}")
     print(f"cache       {data.cache_file} ({'reused' if data.from_cache else 'written'})")

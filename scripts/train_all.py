@@ -26,6 +26,7 @@ from cifar_models.output_lock import OutputFolderError, OutputLock
 from cifar_models.recipe import DEFAULT_RECIPE, load_recipe_file, recipe_for
 from cifar_models.run_record import RunRecord
 from cifar_models.verdict import GroundTruth, judge
+from dashboard.settings import data_advice
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -85,7 +86,7 @@ def main(argv: list[str] | None = None) -> int:
                       file=sys.stderr)
             records = train_models(args, base, ranks, device)
     except (DataError, OutputFolderError, ResumeMismatch, TrainingDiverged, ValueError) as error:
-        print(f"error: {error}", file=sys.stderr)
+        print(f"error: {error}{data_advice(error)}", file=sys.stderr)
         return 2
     finally:
         distributed.teardown()

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from cifar_models.data import CLASSES, DataError, load_cifar10, resolve_data_path, stratified_split
+from dashboard.settings import data_advice
 
 
 def test_sizes_and_class_balance(cifar):
@@ -88,7 +89,8 @@ def test_missing_path_names_places_and_command(tmp_path, monkeypatch):
         load_cifar10(tmp_path / "nowhere", cache_dir=tmp_path, progress=False)
     message = str(caught.value)
     assert str((tmp_path / "nowhere").resolve()) in message
-    assert "prepare_data.py --download" in message
+    assert caught.value.download_fixes and "prepare_data.py" not in message  # the library names no script
+    assert "prepare_data.py --download" in data_advice(caught.value)  # the scripts and the pages add it
     monkeypatch.delenv("CIFAR10_DATA")
     monkeypatch.chdir(tmp_path)
     with pytest.raises(DataError, match="default"):

@@ -12,6 +12,7 @@ from apptest_helpers import ATTRIBUTION, FEATURE_MAPS, HOME, PREDICT, assert_ren
 from cifar_models.checkpoint import RECORD_FILE, read_record, write_json
 from cifar_models.data import DataError, load_cifar10
 from cifar_models.models import model_title
+from dashboard.settings import data_advice
 from dashboard.views.common import provenance
 
 DATASET, COMPARE = "app_pages/dataset.py", "app_pages/compare.py"
@@ -27,7 +28,8 @@ def test_predict_with_a_damaged_archive_gives_the_data_message_and_uploads_keep_
     damaged.write_bytes(b"\x1f\x8b" + b"not an archive" * 100)
     with pytest.raises(DataError) as raised:
         load_cifar10(damaged, progress=False)
-    message = str(raised.value)
+    message = f"{raised.value}{data_advice(raised.value)}"  # the library's words, then the command the pages add
+    assert "scripts/prepare_data.py --download" in message
     dataset = open_app(DATASET, untrained_checkpoints, data=damaged)
     assert [error.value for error in dataset.error] == [message]  # what the data pages say
 
@@ -94,7 +96,8 @@ def test_a_record_missing_a_field_is_named_on_home_and_the_other_models_show(ope
     (root / "senet" / RECORD_FILE).write_text(json.dumps(record_json))
     app = open_app(HOME, root, data=tmp_path / "no-data")
     assert_rendered(app, HOME)
-    [warning] = [warning.value for warning in app.warning]
-    assert f"{root / 'senet' / RECORD_FILE}: test.accuracy is missing" in warning and "train_all.py" in warning
+    [warning] = [warning.value for warning in app.warning if "test.accuracy" in warning.value]
+    assert f"{root / 'senet' / RECORD_FILE}: test.accuracy is missing" in warning
+    assert f"--out {root} --models senet" in page_text(app)  # the command that retrains it, under the warning
     assert len(app.metric) == 2  # the cards of the two readable records
-    assert "There is no SENet run record to judge" in page_text(app)
+    assert "Cannot say: there is no SENet run and rival with complete test results" in page_text(app)

@@ -8,7 +8,7 @@ from cifar_models.images import enlarge
 from cifar_models.models import model_title
 from dashboard import sources, state, widgets
 from dashboard.views.charts import model_colours
-from dashboard.views.common import ordered
+from dashboard.views.common import number_word, ordered
 
 IMAGE_SCALE = 6
 MAP_SCALE = 4
@@ -56,7 +56,7 @@ if st.session_state.pop(EXPLAIN_REQUESTED, False):
     explained.add(settings)
 if settings not in explained:
     st.info("Press **Explain** in the sidebar to compute the attributions for this image and these settings "
-            "(three models, each method: a few seconds on a CPU).")
+            f"({number_word(len(models))} models, each method: a few seconds on a CPU).")
     st.stop()
 result = sources.explanations(models, chosen.pixels, methods, target, options, grad_cam_layers)
 

@@ -4,8 +4,11 @@ import json
 import streamlit as st
 
 from cifar_models.images import enlarge
+from cifar_models.models import MODELS
 from dashboard import sources, state, widgets
+from dashboard.settings import TRAIN_SCRIPT
 from dashboard.views import augmentation
+from dashboard.views.common import number_word
 
 SCALE = 8  # 32 px images sent at 256 px, each pixel a crisp square, then fitted to their column (never overlapping)
 RANDOM_BATCH = "Seeded random batch"
@@ -81,4 +84,5 @@ recipe_text = json.dumps(augmentation.training_recipe(params), indent=2)
 st.code(recipe_text, language="json")
 st.download_button("Download recipe.json", recipe_text, file_name="recipe.json", mime="application/json",
                    icon=":material/download:")
-st.caption("Train the three models with exactly these settings: `python scripts/train_all.py --recipe recipe.json`.")
+st.caption(f"Train the {number_word(len(MODELS))} models with exactly these settings: "
+           f"`{TRAIN_SCRIPT} --recipe recipe.json`.")

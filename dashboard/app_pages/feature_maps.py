@@ -11,7 +11,7 @@ from cifar_models.models import model_title
 from dashboard import sources, state, widgets
 from dashboard.views import exemplars
 from dashboard.views.charts import fixed_width, tiles_colour_bar
-from dashboard.views.common import ordered
+from dashboard.views.common import number_word, ordered
 
 TILE_PIXELS = 96
 SMALL_TILE_PIXELS = 64
@@ -134,7 +134,7 @@ else:
         tooltip=["class", alt.Tooltip("mean activation:Q", format=".3g"), alt.Tooltip("share:Q", format=".1%")],
     ).properties(title="Class profile", height=260), PROFILE_WIDTH), width="content")
 
-st.subheader(f"The three models at {depth}")
+st.subheader(f"The {number_word(len(names))} models at {depth}")
 st.caption("The same image through each model, at its last block with this spatial resolution: each has downsampled "
            "the image as often, so the maps are comparable in scale.")
 SIDE_BY_SIDE_WIDTH = 4 * SMALL_TILE_PIXELS + 24  # four tiles a row; the models wrap to the next row on a laptop

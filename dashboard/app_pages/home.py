@@ -1,19 +1,20 @@
-"""Home: what the lab shows, the three models as cards read from their run records, and the verdict on SENet."""
+"""Home: what the lab shows, the models as cards read from their run records, and the verdict on SENet."""
 import streamlit as st
 
 from cifar_models.models import MODELS, model_title
 from dashboard import navigation, settings, sources, widgets
+from dashboard.views.common import number_word
 from dashboard.views.evidence import ANSWER_BOX
 from dashboard.views.home import model_card
 
 st.title(navigation.HOME_HEADING)
 st.markdown(
-    "Three CNN families trained on CIFAR-10 under one recipe — a plain CNN, a Squeeze-and-Excitation ResNet "
-    "(SENet) and an Inception net — and the question: **is SENet really the best by far, at what cost, and what "
+    f"{number_word(len(MODELS)).capitalize()} CNN families trained on CIFAR-10 under one recipe — a plain CNN, a "
+    "Squeeze-and-Excitation ResNet (SENet) and an Inception net — and the question: **is SENet really the best by far, at what cost, and what "
     "does each network look at?**\n\n"
     "How to read it: **Dataset** shows the images and their statistics; **Augmentation** previews, with the "
     "training code itself, what the models saw while learning, and exports the recipe; **Compare** puts the "
-    "three runs side by side — learning curves, accuracy per class, confusion, calibration and cost — and "
+    f"{number_word(len(MODELS))} runs side by side — learning curves, accuracy per class, confusion, calibration and cost — and "
     "answers the question from the numbers. The remaining pages look inside one model at a time. Every figure "
     "comes from the run records that training wrote (`checkpoints/<model>/run.json`); nothing is typed in."
 )

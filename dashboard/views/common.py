@@ -11,6 +11,15 @@ Records = dict[str, RunRecord]  # model name -> run record
 PerModel = TypeVar("PerModel")
 
 
+NUMBER_WORDS = ("no", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten")
+
+
+def number_word(count: int) -> str:
+    """A count as prose writes it: 3 -> 'three', 12 -> '12'. Texts take the number of models from the registry
+    (``len(MODELS)``) or from what is loaded, never as a word typed in."""
+    return NUMBER_WORDS[count] if 0 <= count < len(NUMBER_WORDS) else f"{count:,}"
+
+
 def ordered(by_model: dict[str, PerModel]) -> dict[str, PerModel]:
     """The models' records (or anything else by model name) in the registry's display order, then any unregistered
     model."""
