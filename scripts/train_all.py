@@ -92,17 +92,18 @@ def main(argv: list[str] | None = None) -> int:
         distributed.teardown()
     if records:
         print(closing_table(records))
-        print(closing_verdict(args.out, args.data))
+        data = load_cifar10(args.data, progress=False)  # from the decode cache the run has just used
+        print(closing_verdict(args.out, GroundTruth(data.test.labels, data.fingerprint)))
         print(json.dumps({"checkpoints": str(Path(args.out).resolve()), "models": list(dict.fromkeys(r.model for r in records)),
                           "seeds": sorted({r.seed for r in records})}))
     return 0
 
 
-def closing_verdict(out: str, data_location: str | None) -> str:
-    """The verdict on every seed's run in ``out`` (those of earlier runs too), as the dashboard gives it."""
+def closing_verdict(out: str, labels: GroundTruth | None) -> str:
+    """The verdict on every seed's run in ``out`` (those of earlier runs too), as the dashboard gives it, and each
+    record it leaves out."""
     seed_records, unread = read_seed_records(out)
-    data = load_cifar10(data_location, progress=False)  # from the decode cache the run has just used
-    verdict = judge(seed_records, GroundTruth(data.test.labels, data.fingerprint))
+    verdict = judge(seed_records, labels)
     notes = [f"note: {folder} is left out: {problem}" for folder, problem in unread.items()] + list(verdict.left_out)
     return "\n".join([verdict.text, *notes])
 

@@ -2,6 +2,7 @@
 answer is known; then Home and Compare in AppTest on the committed records."""
 import shutil
 from dataclasses import replace
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -16,6 +17,7 @@ from run_records import run_record
 from apptest_helpers import HOME, page_text
 
 COMPARE = "app_pages/compare.py"
+REPO = Path(__file__).resolve().parents[1]
 FINGERPRINT = "same"  # the data fingerprint of tests/run_records.py's records
 
 
@@ -215,9 +217,9 @@ def test_seed_and_pair_tables_come_from_the_verdict():
 def committed_records(tmp_path):
     """A copy of the committed checkpoints' run records (both seeds), without the weights."""
     root = tmp_path / "checkpoints"
-    for folders in find_seed_checkpoints("checkpoints").values():
+    for folders in find_seed_checkpoints(REPO / "checkpoints").values():
         for folder in folders:
-            target = root / folder.relative_to("checkpoints")
+            target = root / folder.relative_to(REPO / "checkpoints")
             target.mkdir(parents=True)
             shutil.copy(folder / RECORD_FILE, target / RECORD_FILE)
     return root
@@ -250,3 +252,16 @@ def test_with_the_data_home_and_compare_show_the_same_tested_figures(open_app, t
     home, compare = open_app(HOME, root), open_app(COMPARE, root)
     assert expected.sentence in [box.value for box in home.info]
     assert compare.info[0].value == f"**{expected.sentence}**" and expected.details in page_text(compare)
+
+
+def test_train_all_closes_with_the_same_verdict_and_names_what_it_left_out(tmp_path):
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("train_all", REPO / "scripts" / "train_all.py")
+    train_all = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(train_all)
+    root = committed_records(tmp_path)
+    (root / "seed-1" / "plain_cnn" / RECORD_FILE).write_text("{ damaged")
+    lines = train_all.closing_verdict(str(root), None).splitlines()
+    assert lines[0] == judge(read_seed_records(root)[0]).text  # the one verdict, word for word
+    assert lines[1].startswith(f"note: {root / 'seed-1' / 'plain_cnn'} is left out: Run record ") and len(lines) == 2
