@@ -21,7 +21,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -98,8 +98,7 @@ class Verdict:
     comparisons: tuple[PairComparison, ...] = ()  # every pair of models (the Holm family); empty when untested
     left_out: tuple[str, ...] = ()  # each record left out, and why
     tested: bool = False  # whether the paired tests ran (they need the test labels)
-    min_lead: float = MIN_LEAD
-    rule: str = field(default=VERDICT_RULE)
+    min_lead: float = MIN_LEAD  # the rule's least lead called "by far" (a forest plot's band)
 
     @property
     def text(self) -> str:
@@ -118,7 +117,7 @@ def judge(seed_records: Mapping[str, Sequence[RunRecord]], labels: GroundTruth |
     left_out += untested
     models = tuple(_accuracy(name, by_seed) for name, by_seed in used.items())
     comparisons = ()
-    if labels is not None:
+    if labels is not None and used:
         predictions = {name: {k: np.asarray(r.test.predictions) for k, r in by_seed.items()}
                        for name, by_seed in used.items()}
         images = min(record.test.n for by_seed in used.values() for record in by_seed.values())  # all the same

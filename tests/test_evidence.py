@@ -164,6 +164,8 @@ def test_without_senet_the_verdict_cannot_say():
     seed_records, labels = runs(3.0, seeds=1)
     del seed_records["senet"]
     assert judge(seed_records, labels).answer == "cannot say"
+    nothing = judge({}, labels)
+    assert nothing.answer == "cannot say" and nothing.rivals == () and nothing.models == ()
 
 
 def test_smoke_runs_and_models_near_chance_are_too_weak_to_say_but_keep_their_figures():
