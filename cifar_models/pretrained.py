@@ -31,6 +31,10 @@ def load_pretrained(name: str, checkpoints: str | os.PathLike | None = None,
     """
     if name not in MODELS:
         raise ValueError(f"unknown model {name!r} for load_pretrained; choose from {', '.join(MODELS)}")
+    if checkpoints is None and not REPOSITORY_CHECKPOINTS.is_dir():
+        raise CheckpointError(f"There are no committed checkpoints at {REPOSITORY_CHECKPOINTS} (an installed copy of "
+                              "the package does not carry them); pass `checkpoints`, the folder that holds the "
+                              "<model>/ folders.")
     folder = Path(REPOSITORY_CHECKPOINTS if checkpoints is None else checkpoints) / name
     loaded = load_checkpoint(folder, device)
     if loaded.record.model != name:

@@ -8,6 +8,7 @@ import torch
 
 import cifar_models
 from cifar_models.checkpoint import RECORD_FILE, read_record, write_json
+from cifar_models import pretrained
 from cifar_models.evaluation import predict_logits
 from cifar_models.run_record import CheckpointError
 
@@ -46,9 +47,15 @@ def test_hub_without_pretrained_gives_the_untrained_architecture():
     assert not torch.equal(next(untrained.parameters()), next(trained.parameters()).float())
 
 
-def test_another_folder_and_its_problems_are_named(tmp_path):
+def test_another_folder_and_its_problems_are_named(tmp_path, monkeypatch):
     with pytest.raises(ValueError, match="unknown model 'resnet' for load_pretrained; choose from plain_cnn"):
         cifar_models.load_pretrained("resnet")
+    with pytest.raises(ValueError, match="a pretrained model is built as its run record says; drop num_classes"):
+        hub("senet", pretrained=True, num_classes=100)
+    monkeypatch.setattr(pretrained, "REPOSITORY_CHECKPOINTS", tmp_path / "not-here")  # as an installed package
+    with pytest.raises(CheckpointError, match="no committed checkpoints at .*not-here .*pass `checkpoints`"):
+        cifar_models.load_pretrained("senet")
+    monkeypatch.undo()
     with pytest.raises(CheckpointError, match=f"{tmp_path}/senet/run.json is missing"):
         hub("senet", pretrained=True, checkpoints=tmp_path)
     (tmp_path / "senet").mkdir()
