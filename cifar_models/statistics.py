@@ -11,7 +11,7 @@ image kept together (a cluster bootstrap), so the interval covers the test set's
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from itertools import combinations
 
 import numpy as np
@@ -40,9 +40,6 @@ class PairComparison:
     p_value: float  # McNemar's exact test; the largest over seed pairs
     p_corrected: float  # Holm over the pairs
     significant: bool
-
-    def as_dict(self) -> dict:
-        return asdict(self)
 
 
 def mcnemar_exact(correct_a: np.ndarray, correct_b: np.ndarray) -> float:
