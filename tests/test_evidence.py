@@ -267,3 +267,17 @@ def test_train_all_closes_with_the_same_verdict_and_names_what_it_left_out(tmp_p
     lines = train_all.closing_verdict(str(root), None).splitlines()
     assert lines[0] == judge(read_seed_records(root)[0]).text  # the one verdict, word for word
     assert lines[1].startswith(f"note: {root / 'seed-1' / 'plain_cnn'} is left out: Run record ") and len(lines) == 2
+
+
+def test_compare_pairs_by_seed_number_when_the_first_seeds_record_is_damaged(open_app, tmp_path):
+    root = committed_records(tmp_path)
+    (root / "plain_cnn" / RECORD_FILE).write_text("{ damaged")  # Plain CNN has seed 1 only
+    seeds = read_seed_records(root)[0]
+    senet, plain = {r.seed: r for r in seeds["senet"]}, {r.seed: r for r in seeds["plain_cnn"]}
+    assert list(plain) == [1]
+    lead = 100 * (senet[1].accuracy - plain[1].accuracy)  # seed 1 with seed 1, not SENet's first-listed seed 0
+    compare = open_app(COMPARE, root, data=tmp_path / "no-data")
+    assert not compare.exception
+    assert f"against Plain CNN: {lead:+.2f} points (seed 1)" in page_text(compare)
+    assert f"{100 * (senet[0].accuracy - plain[1].accuracy):+.2f} points" not in page_text(compare)
+    assert any(error.value.startswith("Plain CNN: Run record ") for error in compare.error)  # seed 0's problem
