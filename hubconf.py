@@ -13,7 +13,7 @@ from functools import update_wrapper as _update_wrapper
 from cifar_models.models import MODELS as _MODELS
 from cifar_models.pretrained import hub_model as _hub_model
 
-dependencies = ["torch", "safetensors", "numpy"]
+dependencies = ["torch", "safetensors", "numpy", "dropblock"]  # what importing the models needs
 
 
 def _entry_point(name: str):
