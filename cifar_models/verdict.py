@@ -7,13 +7,15 @@ per-image test predictions, p < :data:`~cifar_models.statistics.SIGNIFICANCE` af
 pairs, for every seed) and at least :data:`MIN_LEAD` of clean test accuracy. Seed k of one model is paired with seed k
 of the other (by recipe seed, never by position); each model's accuracy is the mean ± std over its seeds.
 
-The tests need the test split's labels, which the run records do not hold (they hold each image's prediction). Without
-them the verdict still answers what the size of the leads decides alone: a lead under :data:`MIN_LEAD` is "no" whatever
+The tests need the test split's labels, which the run records do not hold (they hold each image's prediction), from
+the data set the runs were tested on, and every record's predictions (a record may hold none). Where the tests cannot
+run, the verdict still answers what the size of the leads decides alone: a lead under :data:`MIN_LEAD` is "no" whatever
 a test would say; a larger one "cannot say" until the tests can run. The leads come from the records' accuracies in
-both cases, so they are the same numbers with or without the labels.
+both cases, so they are the same numbers whether or not the tests ran.
 
-A record whose per-image predictions do not cover its test set, that was measured on another number of test images, or
-whose accuracy does not match its predictions, is left out with a message (never compared on a silent subset).
+A record whose per-image predictions cover only part of its test set, that was measured on another number of test
+images, or whose accuracy does not match its predictions, is left out with a message (never compared on a silent
+subset).
 "Too weak to say" where the runs cannot answer at all: smoke runs, or a model within :data:`CHANCE_MARGIN` of chance.
 """
 from __future__ import annotations
@@ -97,8 +99,13 @@ class Verdict:
     models: tuple[ModelAccuracy, ...] = ()  # every model the verdict used, in display order
     comparisons: tuple[PairComparison, ...] = ()  # every pair of models (the Holm family); empty when untested
     left_out: tuple[str, ...] = ()  # each record left out, and why
-    tested: bool = False  # whether the paired tests ran (they need the test labels)
+    untested: str = ""  # why the paired tests did not run (no test labels, another data set, no predictions); '' ran
     min_lead: float = MIN_LEAD  # the rule's least lead called "by far" (a forest plot's band)
+
+    @property
+    def tested(self) -> bool:
+        """Whether the paired tests ran: the rivals carry intervals and p-values."""
+        return not self.untested
 
     @property
     def text(self) -> str:
@@ -113,8 +120,8 @@ def judge(seed_records: Mapping[str, Sequence[RunRecord]], labels: GroundTruth |
     where known, the test labels the records' predictions are paired with; ``robustness[name]`` (a
     ``robustness.json``, or None) adds the mean corruption accuracies to the text."""
     used, left_out = usable_records(seed_records, labels)
-    labels, untested = _matching_labels(used, labels)
-    left_out += untested
+    untested = _untested(used, labels)
+    labels = None if untested else labels
     models = tuple(_accuracy(name, by_seed) for name, by_seed in used.items())
     comparisons = ()
     if labels is not None and used:
@@ -126,10 +133,9 @@ def judge(seed_records: Mapping[str, Sequence[RunRecord]], labels: GroundTruth |
     rivals = tuple(pair for pair in rivals if pair is not None)
     answer, sentence = _answer(question, rivals)
     text = " ".join(part for part in (
-        VERDICT_RULE, _accuracies(models), _rival_statements(question, rivals, labels is not None),
+        VERDICT_RULE, _accuracies(models), _rival_statements(question, rivals), untested,
         _robustness(question, robustness or {}), _cost(question, rivals, used), _comparability(used)) if part)
-    verdict = Verdict(question, answer, sentence, text, rivals, models, comparisons, tuple(left_out),
-                      labels is not None)
+    verdict = Verdict(question, answer, sentence, text, rivals, models, comparisons, tuple(left_out), untested)
     return _too_weak(verdict, used)
 
 
@@ -158,7 +164,7 @@ def _incomplete(record: RunRecord) -> str:
     n, predicted = record.test.n, len(record.test.predictions)
     if not math.isfinite(record.accuracy) or n == 0:
         return "its record has no test accuracy"
-    if predicted != n:
+    if predicted not in (n, 0):  # none: not recorded, which leaves the leads but not the paired tests (_untested)
         return (f"its record holds {predicted:,} per-image predictions for {n:,} test images, and the models are "
                 "compared on the same images, never on a subset")
     return ""
@@ -170,8 +176,8 @@ def _unlike(record: RunRecord, images: int, labels: GroundTruth | None, earlier:
         return "a second run record with the same recipe seed (the first one read is used)"
     if record.test.n != images:
         return f"it was measured on {record.test.n:,} test images, the others on {images:,}"
-    if labels is None or record.data_fingerprint != labels.fingerprint:
-        return ""  # nothing to check the predictions against (see _matching_labels)
+    if labels is None or record.data_fingerprint != labels.fingerprint or not record.test.predictions:
+        return ""  # nothing to check the predictions against (see _untested)
     if images > len(labels.labels):
         return f"it was measured on {images:,} test images, and the test split has {len(labels.labels):,}"
     measured = float(np.mean(np.asarray(record.test.predictions) == labels.labels[:images]))
@@ -180,17 +186,21 @@ def _unlike(record: RunRecord, images: int, labels: GroundTruth | None, earlier:
     return ""
 
 
-def _matching_labels(used: dict[str, dict[int, RunRecord]], labels: GroundTruth | None
-                     ) -> tuple[GroundTruth | None, list[str]]:
-    """``labels`` where every record was tested on the data they come from, else None and why."""
+def _untested(used: dict[str, dict[int, RunRecord]], labels: GroundTruth | None) -> str:
+    """Why the paired tests cannot run on these records and labels (a sentence), or '' where they can."""
+    pairing = "McNemar's test and the bootstrap interval pair each test prediction with its label"
     if labels is None:
-        return None, []
+        return f"{pairing}: without the test labels (the data set) they cannot run."
     others = sorted({r.data_fingerprint[:12] for by_seed in used.values() for r in by_seed.values()
                      if r.data_fingerprint != labels.fingerprint})
-    if not others:
-        return labels, []
-    return None, [f"The runs were tested on another data set (fingerprint {', '.join(others)}) than the one loaded "
-                  f"({labels.fingerprint[:12]}), so its labels cannot be paired with their predictions."]
+    if others:
+        return (f"{pairing}, and the runs were tested on another data set (fingerprint {', '.join(others)}) than the "
+                f"one loaded ({labels.fingerprint[:12]}), so they cannot run.")
+    unrecorded = [f"{model_title(name)} seed {seed}" for name, by_seed in used.items()
+                  for seed, record in by_seed.items() if not record.test.predictions]
+    if unrecorded:
+        return f"{pairing}, and the records of {', '.join(unrecorded)} hold none, so they cannot run."
+    return ""
 
 
 def _accuracy(name: str, by_seed: dict[int, RunRecord]) -> ModelAccuracy:
@@ -250,7 +260,7 @@ def _answer(question: str, rivals: tuple[PairEvidence, ...]) -> tuple[str, str]:
     if untested:
         return "cannot say", (f"Cannot say yet: {title} leads every rival by at least {points(MIN_LEAD)} points "
                               f"(the closest, {rival}, by {lead:.2f}), but whether that is beyond chance takes the "
-                              "paired tests, which need the test labels.")
+                              "paired tests, which could not run.")
     return "yes", (f"Yes: {title} leads every rival by at least {points(MIN_LEAD)} points, significantly (the "
                    f"closest, {rival}, by {lead:.2f} points {_figures(closest)}).")
 
@@ -264,14 +274,12 @@ def _accuracies(models: tuple[ModelAccuracy, ...]) -> str:
     return f"Test accuracy{' (mean ± std over seeds, in points)' if several else ''}: {shown}."
 
 
-def _rival_statements(question: str, rivals: tuple[PairEvidence, ...], tested: bool) -> str:
+def _rival_statements(question: str, rivals: tuple[PairEvidence, ...]) -> str:
     if not rivals:
         return ""
     statements = "; ".join(f"against {model_title(pair.rival)}: {100 * pair.lead:+.2f} points {_figures(pair)}"
                            for pair in rivals)
-    untested = ("" if tested else " McNemar's test and the bootstrap interval pair each test prediction with its "
-                                  "label: without the test labels they cannot run.")
-    return f"On {rivals[0].images:,} test images, {model_title(question)} {statements}.{untested}"
+    return f"On {rivals[0].images:,} test images, {model_title(question)} {statements}."
 
 
 def _robustness(question: str, robustness: Mapping[str, Mapping | None]) -> str:

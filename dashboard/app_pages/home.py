@@ -4,7 +4,6 @@ import streamlit as st
 from cifar_models.models import MODELS, model_title
 from dashboard import navigation, settings, sources, widgets
 from dashboard.views.common import number_word
-from dashboard.views.evidence import ANSWER_BOX
 from dashboard.views.home import model_card
 
 st.title(navigation.HOME_HEADING)
@@ -37,5 +36,5 @@ for column, spec in zip(st.columns(len(MODELS)), MODELS.values()):
         st.markdown("\n".join(f"- **{label}**: {value}" for label, value in card.items()))
 verdict = sources.verdict(widgets.available_data()[0])  # the one verdict, as Compare shows it with its evidence
 st.subheader(f"Is {model_title(verdict.question)} the best by far?")
-getattr(st, ANSWER_BOX[verdict.answer])(verdict.sentence)
+st.markdown(verdict.sentence)
 st.page_link("app_pages/compare.py", label="The evidence, on the Compare page", icon=":material/leaderboard:")
