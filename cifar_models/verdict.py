@@ -341,9 +341,10 @@ def weakness(used: Mapping[str, Mapping[int, RunRecord]]) -> list[str]:
 
 
 def _too_weak(verdict: Verdict, used: dict[str, dict[int, RunRecord]]) -> Verdict:
-    """``verdict``, or where the runs are too weak to answer, a "too weak" one that keeps its figures."""
+    """``verdict``, or where the runs are too weak to answer, a "too weak" one that keeps its figures (with nothing
+    to compare, "cannot say" stands)."""
     reasons = weakness(used)
-    if not reasons:
+    if not reasons or not verdict.rivals:
         return verdict
     sentence = f"Too weak to say: {'; '.join(reasons)}."
     return replace(verdict, answer="too weak", sentence=sentence,
