@@ -287,8 +287,8 @@ def _robustness(question: str, robustness: Mapping[str, Mapping | None]) -> str:
     if question not in measured or len(measured) < 2:
         return ""
     best = max(measured, key=lambda name: measured[name]["mean_corruption_accuracy"])
-    figures = ", ".join(f"{model_title(name)} {result['mean_corruption_accuracy']:.2%}"
-                        for name, result in measured.items())
+    figures = ", ".join(f"{model_title(name)} {measured[name]['mean_corruption_accuracy']:.2%}"
+                        for name in display_order(measured))  # in the registry's order, as everywhere
     return (f"Under the CIFAR-10-C corruptions {model_title(best)} holds up best (mean corruption accuracy: "
             f"{figures}).")
 
