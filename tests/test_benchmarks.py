@@ -3,10 +3,9 @@ import json
 import re
 from pathlib import Path
 
-from conftest import run_script
 
 
-def test_training_benchmark_runs_and_writes_json(tmp_path):
+def test_training_benchmark_runs_and_writes_json(run_script, tmp_path):
     out = tmp_path / "bench.json"
     result = run_script("scripts/benchmark_training.py", "--device", "cpu", "--images", "1024", "--epochs", "1",
                         "--models", "plain_cnn", "--workers", "0", "--json", str(out))
@@ -23,7 +22,7 @@ def test_training_benchmark_runs_and_writes_json(tmp_path):
     assert "PlainCNN speed-up" in result.stdout and "bf16 / fp32 images/s" in result.stdout
 
 
-def test_upload_benchmark_measures_a_large_sixteen_bit_png():
+def test_upload_benchmark_measures_a_large_sixteen_bit_png(run_script):
     result = run_script("scripts/benchmark_uploads.py", "--side", "1500")
     figures = json.loads(result.stdout.splitlines()[-1])
     assert figures["mode"] == "I;16" and figures["decoded_bytes"] == 1500 * 1500 * 2
@@ -43,7 +42,7 @@ def busy_loops() -> list[str]:
     return found
 
 
-def test_explain_benchmark_measures_idle_and_with_one_core_busy(cifar, untrained_checkpoints):
+def test_explain_benchmark_measures_idle_and_with_one_core_busy(run_script, cifar, untrained_checkpoints):
     result = run_script("scripts/benchmark_explain.py", "--checkpoints", str(untrained_checkpoints), "--repeats", "1")
     panel = re.findall(r"^  (idle|one core busy) +(\d+\.\d+) s  (within target|OVER TARGET)$", result.stdout, re.M)
     assert [condition for condition, _, _ in panel] == ["idle", "one core busy"], result.stdout

@@ -71,11 +71,10 @@ def test_cache_is_reused_and_follows_the_weights(tmp_path, images_and_labels):
 
 
 @pytest.mark.slow
-def test_evaluate_script_writes_exemplars_beside_each_checkpoint(trained_checkpoints, tmp_path):
+def test_evaluate_script_writes_exemplars_beside_each_checkpoint(run_script, trained_checkpoints, tmp_path):
     import json
     import shutil
 
-    from conftest import run_script
 
     checkpoints = tmp_path / "checkpoints"
     shutil.copytree(trained_checkpoints, checkpoints)

@@ -11,7 +11,6 @@ from cifar_models.checkpoint import find_checkpoints, find_seed_checkpoints, rea
 from cifar_models.corruptions import CORRUPTION_NAMES
 from cifar_models.robustness import (ROBUSTNESS_FILE, corruption_errors, mean_corruption_accuracy, read_robustness,
                                      stratified_subset, summarise)
-from conftest import run_script
 
 
 def test_stratified_subset_takes_the_first_images_of_each_class_in_order():
@@ -34,7 +33,7 @@ def test_corruption_error_is_the_error_ratio_summed_over_severities():
 
 
 @pytest.fixture(scope="module")
-def two_seeds(tmp_path_factory):
+def two_seeds(run_script, tmp_path_factory):
     """plain_cnn trained for real, one epoch on 600 images, with --seeds 2."""
     out = tmp_path_factory.mktemp("seeds")
     result = run_script("scripts/train_all.py", "--models", "plain_cnn", "--subset", "600", "--epochs", "1",
@@ -56,7 +55,7 @@ def test_seeds_keep_the_single_seed_layout_first_and_the_others_beside_it(two_se
 
 
 @pytest.fixture(scope="module")
-def measured(two_seeds, tmp_path_factory):
+def measured(run_script, two_seeds, tmp_path_factory):
     """Two trained plain_cnn runs (the second seed standing in for a rival) measured by evaluate.py --robustness on
     one test image per class; (the checkpoint folder, the script's result)."""
     out = two_seeds[0]
@@ -88,7 +87,7 @@ def test_evaluate_robustness_writes_a_grid_keyed_by_the_weights(measured, tmp_pa
 
 
 @pytest.mark.slow
-def test_robustness_subset_larger_than_the_test_split_is_refused_before_any_work(two_seeds):
+def test_robustness_subset_larger_than_the_test_split_is_refused_before_any_work(run_script, two_seeds):
     result = run_script("scripts/evaluate.py", "--checkpoints", str(two_seeds[0]), "--robustness",
                         "--per-class", "1001", "--device", "cpu", check=False)
     assert result.returncode == 2 and "Traceback" not in result.stderr

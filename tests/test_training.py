@@ -14,7 +14,7 @@ from safetensors import safe_open
 from cifar_models import MODELS
 from cifar_models.checkpoint import CheckpointError, find_checkpoints, load_checkpoint
 from cifar_models.recipe import DEFAULT_RECIPE, Recipe, load_recipe_file
-from conftest import REPO, SMOKE_SUBSET, run_script
+from conftest import REPO, SMOKE_SUBSET
 
 HISTORY_FIELDS = {"epoch", "train_loss", "train_acc", "val_loss", "val_acc", "lr", "epoch_seconds", "images_per_s"}
 TEST_FIELDS = {"accuracy", "accuracy_tta", "per_class_accuracy", "confusion_matrix", "ece", "latency_ms"}
@@ -48,7 +48,7 @@ def test_train_all_writes_valid_checkpoints_and_records(trained_checkpoints):
         assert (folder / "model.safetensors").stat().st_size < 25 * 2**20
 
 
-def test_evaluate_reproduces_recorded_accuracy(trained_checkpoints):
+def test_evaluate_reproduces_recorded_accuracy(run_script, trained_checkpoints):
     result = run_script("scripts/evaluate.py", "--checkpoints", str(trained_checkpoints), "--limit", str(SMOKE_SUBSET))
     lines = [json.loads(line) for line in result.stdout.splitlines()]
     assert {line["model"] for line in lines} == {"plain_cnn", "senet", "inception"}
@@ -87,7 +87,7 @@ def _train_plain(out, *extra, epochs=4):
 
 
 @pytest.mark.parametrize("precision", ["fp32", "bf16"])
-def test_killed_run_resumes_where_it_stopped(tmp_path, precision):
+def test_killed_run_resumes_where_it_stopped(run_script, tmp_path, precision):
     interrupted = tmp_path / "interrupted"
     process = subprocess.Popen(_train_plain(interrupted, "--precision", precision), cwd=REPO, stdout=subprocess.PIPE,
                                stderr=subprocess.PIPE)
@@ -116,27 +116,26 @@ def test_killed_run_resumes_where_it_stopped(tmp_path, precision):
         assert (ours["train_loss"], ours["val_loss"]) == (theirs["train_loss"], theirs["val_loss"])
 
 
-def test_resume_with_other_settings_is_refused(tmp_path):
+def test_resume_with_other_settings_is_refused(run_script, tmp_path):
     out = tmp_path / "ckpt"
     (out / "plain_cnn").mkdir(parents=True)
     (out / "plain_cnn" / "resume.json").write_text(json.dumps({"model": "plain_cnn", "recipe": {}, "epoch": 1}))
-    result = subprocess.run(_train_plain(out), cwd=REPO, capture_output=True, text=True, timeout=300)
+    result = run_script(*_train_plain(out)[1:], check=False)
     assert result.returncode == 2
     assert "resume.json holds an interrupted run with a different" in result.stderr and "--fresh" in result.stderr
 
     (out / "plain_cnn" / "resume.json").write_text('{"model": "plain_cn')  # cut off mid-write by a full disk
-    result = subprocess.run(_train_plain(out), cwd=REPO, capture_output=True, text=True, timeout=300)
+    result = run_script(*_train_plain(out)[1:], check=False)
     assert result.returncode == 2
     assert f"interrupted run in {out / 'plain_cnn'} is damaged" in result.stderr and "--fresh" in result.stderr
-    assert subprocess.run(_train_plain(out, "--fresh", epochs=1), cwd=REPO, capture_output=True).returncode == 0
+    run_script(*_train_plain(out, "--fresh", epochs=1)[1:])
     assert (out / "plain_cnn" / "model.safetensors").is_file()
 
 
-def test_diverging_loss_stops_with_a_message(tmp_path):
+def test_diverging_loss_stops_with_a_message(run_script, tmp_path):
     recipe = tmp_path / "explode.json"
     recipe.write_text(json.dumps({"lr": 1e12, "warmup": 0.0}))
-    result = subprocess.run(_train_plain(tmp_path / "out", "--recipe", str(recipe), epochs=2), cwd=REPO,
-                            capture_output=True, text=True, timeout=300)
+    result = run_script(*_train_plain(tmp_path / "out", "--recipe", str(recipe), epochs=2)[1:], check=False)
     assert result.returncode == 2
     assert "the training loss became" in result.stderr and "lower the learning rate" in result.stderr
     assert not (tmp_path / "out" / "plain_cnn" / "model.safetensors").exists()
@@ -164,7 +163,7 @@ def test_learning_rate_schedule_is_one_cycle():
     assert rates[0] < rates[10] < rates[24] and rates[30] > rates[60] > rates[99] >= 0
 
 
-def test_committed_checkpoints_reproduce_their_recorded_predictions(cifar):
+def test_committed_checkpoints_reproduce_their_recorded_predictions(run_script, cifar):
     """evaluate.py on the committed checkpoints: on the first 1,000 test images each model's accuracy is the one its
     run record's per-image predictions give there, within 0.5 points. The recorded predictions came from the same
     fp16 weights in the recorded precision (bf16), but on the GPU that trained them: this CPU's bf16 kernels round
