@@ -11,15 +11,14 @@ from pathlib import Path
 
 import pytest
 from PIL import Image
-from playwright.sync_api import expect, sync_playwright
+from playwright.sync_api import expect
 
 from cifar_models.checkpoint import find_checkpoints
 from cifar_models.recipe import load_recipe_file
 from conftest import REPO
 from dashboard import navigation
 # the helpers that serve the dashboard and drive Chromium, shared with the benchmark
-from dashboard.browser import NO_CHROMIUM, RUN_FINISHED, chromium_executable, launch_chromium, open_page, \
-    serve_dashboard
+from dashboard.browser import RUN_FINISHED, open_page, serve_dashboard
 
 # URL path -> the title the page shows; every page file that exists is covered.
 PAGES = {navigation.url_path(page): page.shown_title for page in navigation.available_pages()}
@@ -45,28 +44,6 @@ MEASURE_CHARTS = """() => {
 
 
 @pytest.fixture(scope="module")
-def playwright():
-    with sync_playwright() as driver:
-        if chromium_executable(driver) is None:  # the README's test command installs one: missing, it failed
-            pytest.fail(NO_CHROMIUM)
-        yield driver
-
-
-@pytest.fixture(scope="module")
-def app_url(trained_checkpoints, tmp_path_factory):
-    """The app served by a real `streamlit run` on the trained checkpoints; stopped after this module."""
-    with serve_dashboard(trained_checkpoints, tmp_path_factory.mktemp("streamlit") / "streamlit.log") as url:
-        yield url
-
-
-@pytest.fixture(scope="module")
-def browser(playwright):
-    chromium = launch_chromium(playwright)
-    yield chromium
-    chromium.close()
-
-
-@pytest.fixture(scope="module")
 def screenshots() -> Path:
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     print(f"screenshots in {SCREENSHOTS}")
@@ -74,8 +51,9 @@ def screenshots() -> Path:
 
 
 def test_a_deep_link_on_a_fresh_server_goes_through_home(browser, app_url, trained_checkpoints):
-    """First in this module, so on a server no session has used yet: a page's URL in a fresh tab runs Home.py, whose
-    st.navigation picks the page, so navigation and sidebar note are there."""
+    """First in this module, so on a server no session has used yet (`app_url` serves the whole pytest session: a
+    browser test in a file that sorts before this one would use it first): a page's URL in a fresh tab runs Home.py,
+    whose st.navigation picks the page, so navigation and sidebar note are there."""
     page = open_page(browser, app_url, "compare")
     try:
         expect(page.locator("h1").first).to_contain_text("Compare")
@@ -88,21 +66,10 @@ def test_a_deep_link_on_a_fresh_server_goes_through_home(browser, app_url, train
 
 
 @pytest.mark.parametrize("path", PAGES, ids=lambda path: path or "home")
-def test_page_shows_its_title_and_no_exception(browser, app_url, trained_checkpoints, path):
-    page = open_page(browser, app_url, path)
-    try:
-        expect(page.locator("h1").first).to_contain_text(PAGES[path])
-        assert page.locator(EXCEPTION).count() == 0, page.locator(EXCEPTION).first.inner_text()
-        note = page.get_by_test_id("stSidebar").inner_text()  # what is loaded, on every page
-        assert str(trained_checkpoints) in note and "fingerprint" in note
-    finally:
-        page.close()
-
-
-@pytest.mark.parametrize("path", PAGES, ids=lambda path: path or "home")
-def test_page_layout_holds_at_laptop_widths(browser, app_url, screenshots, path):
-    """Each page at 1440, 1280 and 1024 px (screenshots kept); at 1024 every chart is at least MIN_CHART_WIDTH wide
-    and none runs past the main column's right edge."""
+def test_page_shows_its_title_and_holds_its_layout_at_laptop_widths(browser, app_url, trained_checkpoints,
+                                                                    screenshots, path):
+    """Each page at 1440, 1280 and 1024 px (screenshots kept): its title, no exception and the sidebar's note on what
+    is loaded; at 1024 every chart is at least MIN_CHART_WIDTH wide and none runs past the main column's right edge."""
     for width in LAYOUT_WIDTHS:
         page = browser.new_page(viewport={"width": width, "height": 3600})
         try:
@@ -112,6 +79,8 @@ def test_page_layout_holds_at_laptop_widths(browser, app_url, screenshots, path)
             page.wait_for_function(EVERYTHING_DRAWN, timeout=60_000)
             page.screenshot(path=screenshots / f"{path or 'home'}-{width}.png")
             assert page.locator(EXCEPTION).count() == 0, page.locator(EXCEPTION).first.inner_text()
+            note = page.get_by_test_id("stSidebar").inner_text()  # what is loaded, on every page
+            assert str(trained_checkpoints) in note and "fingerprint" in note
             charts = page.evaluate(MEASURE_CHARTS)
             if width == min(LAYOUT_WIDTHS):
                 narrow = [(chart["title"], round(chart["width"])) for chart in charts
