@@ -76,14 +76,17 @@ def cifar(data_environment, archive):
     return load_cifar10(progress=False)
 
 
-def run_script(*args: str, timeout: float = 900, check: bool = True) -> subprocess.CompletedProcess:
-    """Run one of scripts/*.py (or a module) as a real subprocess from the repo root; returns CompletedProcess.
-    Tests reach it through the ``run_script`` fixture, which puts them in the slow tier."""
+def run_script(*args: str, timeout: float = 900, check: bool = True,
+               env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    """Run one of scripts/*.py (or a module) as a real subprocess from the repo root, in ``env`` (default: this
+    process's environment); returns CompletedProcess. Tests reach it through the ``run_script`` fixture, which puts
+    them in the slow tier."""
     test = _running.get("test")
     if test is not None and test.get_closest_marker("slow") is None:
         raise AssertionError(f"{test.nodeid} runs a script but is in the fast tier: ask for the `run_script` "
                              "fixture (def test_...(run_script, ...)), which marks it slow")
-    result = subprocess.run([sys.executable, *args], cwd=REPO, capture_output=True, text=True, timeout=timeout)
+    result = subprocess.run([sys.executable, *args], cwd=REPO, env=env, capture_output=True, text=True,
+                            timeout=timeout)
     if check and result.returncode != 0:
         raise AssertionError(f"{args} exited {result.returncode}:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}")
     return result

@@ -144,6 +144,7 @@ def _train_all_process(out: Path, *argv: str) -> subprocess.CompletedProcess:
                           timeout=300)
 
 
+@pytest.mark.slow  # a script in a subprocess
 def test_a_second_run_into_the_same_out_is_refused_while_the_first_holds_it(tmp_path):
     out = tmp_path / "out"
     with OutputLock(out):  # this test process is the first run: it holds the folder through the same lock code
@@ -155,6 +156,7 @@ def test_a_second_run_into_the_same_out_is_refused_while_the_first_holds_it(tmp_
     assert not (out / LOCK_FILE).exists()  # removed when the holder let go
 
 
+@pytest.mark.slow  # a script in a subprocess
 def test_a_stale_lock_of_a_dead_run_is_taken_over_and_removed_at_exit(tmp_path):
     ended = subprocess.Popen([sys.executable, "-c", "pass"])
     ended.wait()

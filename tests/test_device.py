@@ -1,13 +1,10 @@
 """Which device a run gets (``choose_device``, unit-tested for any number of GPUs without one), and the scripts
 refusing a device this machine lacks with one line and exit 2, before they look at data or checkpoints."""
 import os
-import subprocess
-import sys
 
 import pytest
 import torch
 
-from conftest import REPO
 from cifar_models.distributed import DeviceError, choose_device
 
 
@@ -61,7 +58,7 @@ SCRIPTS = {  # each script with arguments that would otherwise get it to its dat
 
 @pytest.mark.parametrize("script", SCRIPTS)
 @pytest.mark.parametrize("device", ["banana", "cuda", "cuda:7"])
-def test_scripts_refuse_a_device_in_one_line_before_loading_data(script, device, tmp_path):
+def test_scripts_refuse_a_device_in_one_line_before_loading_data(run_script, script, device, tmp_path):
     # Data and checkpoints point where nothing is, so a script that looked at them first would say so instead; no GPU
     # is visible to the script, so on a GPU machine too this is a machine without one.
     environment = {**os.environ, "CIFAR10_DATA": str(tmp_path / "no-data"), "CIFAR10_CHECKPOINTS": str(tmp_path),
@@ -73,8 +70,7 @@ def test_scripts_refuse_a_device_in_one_line_before_loading_data(script, device,
         arguments += ["--out", str(tmp_path / "out")]
     if script == "benchmark_training.py":
         arguments += ["--json", str(tmp_path / "benchmark.json")]
-    result = subprocess.run([sys.executable, f"scripts/{script}", *arguments], cwd=REPO, env=environment,
-                            capture_output=True, text=True, timeout=600)
+    result = run_script(f"scripts/{script}", *arguments, env=environment, check=False)
     assert result.returncode == 2, result.stderr
     assert result.stderr.splitlines() == [result.stderr.strip()]  # one line, no traceback
     assert result.stderr.startswith(f"error: --device {device}" if device != "banana" else "error: --device 'banana'")

@@ -10,6 +10,8 @@ from cifar_models.output_lock import OutputLock, running_holder
 from conftest import REPO
 from dashboard.views.live import read_live_run, status_line
 
+pytestmark = pytest.mark.slow  # every test here starts a real training run in a subprocess
+
 
 def _wait_for(condition, process, timeout=600):
     deadline = time.time() + timeout
