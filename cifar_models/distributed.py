@@ -99,3 +99,17 @@ def all_reduce_sum(values: torch.Tensor, ranks: Ranks) -> torch.Tensor:
 def barrier(ranks: Ranks) -> None:
     if ranks.distributed:
         dist.barrier()
+
+
+def finish(ranks: Ranks) -> None:
+    """Wait until every rank is done (rank 0, which evaluates and writes, is last) before any leaves, after a run
+    that worked. Call it before :func:`teardown`.
+
+    Without it a rank > 0 leaves right after its last collective (the weights' all-gather) while rank 0 is still
+    evaluating, and on a busy machine it could abort at exit with "terminate called without an active exception":
+    gloo releases a finished collective on its own worker thread, that release drops tensors Python also holds and
+    so takes the GIL, and ``destroy_process_group`` does not join those threads once DDP has used the group. A
+    release that came after the interpreter began shutting down made CPython end the thread inside a C++ destructor,
+    which calls std::terminate. Waiting here for rank 0 gives every release seconds to happen while Python is still
+    running, and a barrier holds no tensors, so nothing that ends later touches Python."""
+    barrier(ranks)

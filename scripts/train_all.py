@@ -85,6 +85,7 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"note: {args.out} was locked by a run that has ended ({lock.taken_over}); taking it over",
                       file=sys.stderr)
             records = train_models(args, base, ranks, device)
+            distributed.finish(ranks)  # no rank leaves before rank 0 has written (see finish for why)
     except (DataError, OutputFolderError, ResumeMismatch, TrainingDiverged, ValueError) as error:
         print(f"error: {error}{data_advice(error)}", file=sys.stderr)
         return 2
