@@ -7,13 +7,14 @@ directly or through another fixture, one of SLOW_FIXTURES, or carries ``@pytest.
 - ``archive``, ``cifar``: decode the shared archive;
 - ``trained_checkpoints``: three models really trained (once per session, shared by every test that asks);
 - ``run_script``: a script in a subprocess (torch's import alone takes seconds, and most scripts load the data);
-- ``browser``, ``app_url``: headless Chromium and a ``streamlit run`` server (one each per session).
+- ``playwright``, ``browser``, ``app_url``: headless Chromium and a ``streamlit run`` server (one each per
+  session).
 
 pytest knows every fixture a test uses before it runs it, so the mark follows from the test's signature (and from the
 fixtures those fixtures use), never from its source text. A test that starts a script asks for the ``run_script``
 fixture; the function of that name refuses to run in a test that is not marked slow, so a test that forgets the
 fixture fails with a message saying so instead of landing in the fast tier. A test that starts a subprocess another
-way marks itself ``@pytest.mark.slow`` (or uses ``run_script``).
+way marks itself ``@pytest.mark.slow`` (or uses ``run_script``). tests/test_tiers.py checks this rule.
 """
 from __future__ import annotations
 
@@ -27,7 +28,7 @@ import pytest
 REPO = Path(__file__).resolve().parents[1]
 SHARED_ARCHIVE = REPO.parent / "shared" / "datasets" / "cifar10-jpeg.tar.gz"
 
-SLOW_FIXTURES = {"archive", "cifar", "trained_checkpoints", "run_script", "browser", "app_url"}
+SLOW_FIXTURES = {"archive", "cifar", "trained_checkpoints", "run_script", "playwright", "browser", "app_url"}
 _running: dict[str, pytest.Item] = {}  # the test being set up, run or torn down (what run_script checks)
 
 
