@@ -65,7 +65,7 @@ def test_every_scripts_option_error_is_one_line_with_a_pointer_to_help(capsys, m
                                        f"(see {name}.py --help)\n")
 
 
-def test_a_refused_option_value_is_one_line_from_the_command_line():
+def test_a_refused_option_value_is_one_line_from_the_command_line(run_script):
     result = run_script("scripts/train_all.py", "--epochs", "0", "--data", NOWHERE, check=False)
     assert result.returncode == 2
     assert result.stderr == ("train_all.py: error: argument --epochs: must be a whole number ≥ 1, got 0 "
@@ -241,7 +241,7 @@ def read_only(folder: Path):
 
 @pytest.mark.parametrize("option, written", [("--exemplars", EXEMPLARS_FILE), ("--robustness", ROBUSTNESS_FILE),
                                              ("--faithfulness", TRUST_FILE)])
-def test_evaluate_refuses_a_read_only_folder_before_computing(checkpoints, full_tree, option, written):
+def test_evaluate_refuses_a_read_only_folder_before_computing(run_script, checkpoints, full_tree, option, written):
     command = ("scripts/evaluate.py", option, "--checkpoints", str(checkpoints), "--data", str(full_tree),
                "--per-class", "1", "--device", "cpu")
     with read_only(checkpoints) as reason:
