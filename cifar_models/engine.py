@@ -10,11 +10,10 @@ augmentation and dropout, so a resumed run draws exactly what the uninterrupted 
 from __future__ import annotations
 
 import hashlib
-import json
 import math
 import subprocess
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -22,12 +21,12 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from safetensors import SafetensorError
-from safetensors.torch import load_file, save_file
 from torch import nn
 from tqdm.auto import tqdm
 
+from .advice import AdvisedError
 from .augment import AugmentPipeline
-from .checkpoint import RECORD_FILE, atomic_write_bytes, save_checkpoint, write_json
+from .checkpoint import RECORD_FILE, WEIGHTS_FILE, save_checkpoint
 from .data import CIFAR10, CLASSES, Split, stratified_split
 from .distributed import Ranks, all_reduce_sum, barrier
 from .evaluation import evaluate_test, predict_logits
@@ -35,47 +34,66 @@ from .models import build_model
 from .normalization import normalize, to_float_batch
 from .precision import autocast, prepare_batch, prepare_model, resolve_precision
 from .recipe import Recipe
-from .run_record import RunRecord
+from .resume import (RESUME_RECORD, OutputWriteError, ResumeState, RunIdentity, SplitIdentity, clear_resume_state,
+                     io_reason, restore_tensors, resume_state_for, save_resume_state)
+from .run_record import EpochRecord, RunRecord
 
-RESUME_RECORD = "resume.json"
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
 
-class TrainingDiverged(RuntimeError):
-    """The loss became NaN or infinite; the last good epoch's state is kept."""
+class TrainingDiverged(AdvisedError, RuntimeError):
+    """The loss, the weights or the model's outputs became NaN or infinite; the last good epoch's state is kept and
+    nothing is saved as a checkpoint."""
 
 
-class ResumeMismatch(RuntimeError):
-    """An interrupted run exists for this model but with other settings."""
+class TrainingInterrupted(KeyboardInterrupt):
+    """Ctrl-C during training: what was kept (``epoch`` finished epochs of ``epochs`` in ``run_dir``, 0 when none)."""
+
+    def __init__(self, model: str, epoch: int, epochs: int, run_dir: Path):
+        super().__init__(f"{model}: interrupted after epoch {epoch} of {epochs}")
+        self.model, self.epoch, self.epochs, self.run_dir = model, epoch, epochs, run_dir
 
 
-@dataclass
-class Progress:
-    """Where a run stands: what a resume restores besides the tensors."""
+class SubsetError(AdvisedError, ValueError):
+    """A ``subset`` a run cannot use."""
 
-    epoch: int = 0
-    step: int = 0
-    train_seconds: float = 0.0
-    history: list[dict] = field(default_factory=list)
+
+class RunFolderError(AdvisedError, ValueError):
+    """The run's folder (or a file the run writes in it) is in the way: a file where a folder goes, or the reverse."""
 
 
 def check_subset(subset: int, batch_size: int, data: CIFAR10 | None = None) -> None:
-    """Refuse a ``--subset`` a run cannot use, naming the valid range: at least one batch of training images (a
-    whole number per class), at most the smallest class's training images times the classes. Without ``data`` only
-    the lower bound is checked: it needs no data, so a script can refuse before loading any."""
+    """Refuse (SubsetError) a ``subset`` a run cannot use, naming the valid range: at least one batch of training
+    images (a whole number per class), at most the smallest class's training images times the classes. Without
+    ``data`` only the lower bound is checked: it needs no data, so a script can refuse before loading any."""
     classes = data.num_classes if data is not None else len(CLASSES)
     low = -(-batch_size // classes) * classes
     high = int(data.train.class_counts().min()) * classes if data is not None else None
     valid = (f"the valid range is {low:,} to {high:,}" if high is not None else
              f"the valid range is {low:,} to the number of training images (45,000 in CIFAR-10)")
     if subset < low:
-        raise ValueError(f"--subset {subset} is too small: a run needs at least one batch of training images, "
-                         f"{low:,} with batch_size {batch_size} ({low // classes} of each of the {classes} classes); "
-                         f"{valid}.")
+        raise SubsetError("{subset}{value} is too small: a run needs at least one batch of training images, "
+                          "{low:,} with batch_size {batch_size} ({per_class} of each of the {classes} classes); "
+                          "{valid}.", value=subset, low=low, batch_size=batch_size, per_class=low // classes,
+                          classes=classes, valid=valid)
     if high is not None and subset > high:
-        raise ValueError(f"--subset {subset} is too large: the training split has {high // classes:,} images of its "
-                         f"smallest class, so at most {high:,} ({classes} classes x {high // classes:,}); {valid}, or "
-                         f"leave --subset out to train on all {len(data.train):,}.")
+        raise SubsetError("{subset}{value} is too large: the training split has {smallest:,} images of its smallest "
+                          "class, so at most {high:,} ({classes} classes x {smallest:,}); {valid}, or leave "
+                          "{subset_name} out to train on all {train:,}.", value=subset, smallest=high // classes,
+                          high=high, classes=classes, valid=valid, train=len(data.train))
+
+
+def check_run_folder(run_dir: str | Path) -> None:
+    """Refuse (RunFolderError) a run folder that is a file, or that holds a folder where the run writes a file, so
+    the run is refused before it trains rather than after."""
+    run_dir = Path(run_dir)
+    if run_dir.exists() and not run_dir.is_dir():
+        raise RunFolderError("{path} is a file, where the run writes its folder; move it away or choose another "
+                             "{out}.", path=run_dir)
+    for name in (WEIGHTS_FILE, RECORD_FILE, RESUME_RECORD):
+        if (run_dir / name).is_dir():
+            raise RunFolderError("{path} is a folder, where the run writes a file; move it away or choose another "
+                                 "{out}.", path=run_dir / name)
 
 
 def subset_splits(data: CIFAR10, subset: int | None, seed: int) -> tuple[Split, Split, Split]:
@@ -130,59 +148,246 @@ def _git_commit() -> str | None:
 
 
 # ----------------------------------------------------------------------------------------------------------------
-# Resume state: <run dir>/state-epochNNNN.safetensors (tensors) + resume.json (the rest, written last)
+# What a run trains on and where it writes
 
 
-def _save_resume(run_dir: Path, identity: dict, model: nn.Module, optimizer: torch.optim.Optimizer,
-                 progress: Progress) -> None:
-    tensors = {f"model.{k}": v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
-    for index, state in optimizer.state_dict()["state"].items():
-        for key, value in state.items():
-            if torch.is_tensor(value):
-                tensors[f"optim.{index}.{key}"] = value.detach().cpu().contiguous()
-    weights = f"state-epoch{progress.epoch:04d}.safetensors"
-    atomic_write_bytes(run_dir / weights, lambda temporary: save_file(tensors, temporary))
-    write_json(run_dir / RESUME_RECORD, {**identity, "weights": weights, "epoch": progress.epoch,
-                                         "step": progress.step, "train_seconds": progress.train_seconds,
-                                         "history": progress.history})
-    for old in run_dir.glob("state-epoch*.safetensors"):
-        if old.name != weights:
-            old.unlink()
+@dataclass(frozen=True)
+class Splits:
+    """The run's splits and this rank's equal share of the training split (every rank takes the same steps)."""
+
+    train: Split
+    val: Split
+    test: Split
+    shard: Split
+    batch: int  # this rank's share of the global batch
+
+    @property
+    def steps_per_epoch(self) -> int:
+        return len(self.shard) // self.batch
 
 
-def _load_resume(run_dir: Path, identity: dict, model: nn.Module, optimizer: torch.optim.Optimizer) -> Progress | None:
-    path = run_dir / RESUME_RECORD
-    if not path.is_file():
-        return None
+def _splits(data: CIFAR10, recipe: Recipe, ranks: Ranks, subset: int | None) -> Splits:
+    if subset is not None:
+        check_subset(subset, recipe.batch_size, data)
+    train, val, test = subset_splits(data, subset, recipe.seed)
+    if recipe.batch_size % ranks.world_size:
+        raise ValueError(f"batch_size {recipe.batch_size} does not divide among {ranks.world_size} ranks")
+    batch = recipe.batch_size // ranks.world_size
+    per_rank = len(train) // ranks.world_size
+    if per_rank < batch:
+        raise ValueError(f"{per_rank} training images per rank are fewer than one batch of {batch}")
+    shard = train.subset(np.arange(ranks.rank, per_rank * ranks.world_size, ranks.world_size))
+    return Splits(train, val, test, shard, batch)
 
-    def damaged(error: Exception) -> ResumeMismatch:
-        return ResumeMismatch(f"The interrupted run in {run_dir} is damaged ({type(error).__name__}: {error}); "
-                              "add --fresh to discard it and start again.")
 
+@dataclass(frozen=True)
+class RunPlan:
+    """One model's run: what it trains, on which data, where it writes and who reports."""
+
+    name: str
+    recipe: Recipe
+    model_options: dict
+    splits: Splits
+    identity: RunIdentity
+    run_dir: Path
+    device: torch.device
+    precision: str
+    ranks: Ranks
+    show: bool  # progress bars and per-epoch lines (the writing rank only)
+
+
+def _identity(name: str, model_options: dict, recipe: Recipe, data: CIFAR10, subset: int | None, ranks: Ranks,
+              precision: str, splits: Splits) -> RunIdentity:
+    digest = hashlib.sha256(splits.val.images.tobytes()).hexdigest()[:16]
+    return RunIdentity(name, model_options, recipe, data.fingerprint, subset, ranks.world_size, precision,
+                       SplitIdentity(len(splits.train), len(splits.val), digest))
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# The loop
+
+
+@dataclass
+class Trainer:
+    """One rank's training: the model (``net`` is it wrapped for DDP or compiled), the optimiser, the shard on the
+    device as uint8 and the schedule. :meth:`train_step` takes fixed-shape tensors (one batch, gathered and augmented
+    on the device) and returns its figures on the device, so the step can be captured in a CUDA graph as it is, once
+    its one host value, the learning rate, becomes a device tensor filled before each replay."""
+
+    model: nn.Module
+    net: nn.Module
+    optimizer: torch.optim.Optimizer
+    pipeline: AugmentPipeline
+    images: torch.Tensor  # this rank's shard, uint8, on the device
+    labels: torch.Tensor
+    recipe: Recipe
+    batch: int
+    steps_per_epoch: int
+    precision: str
+    num_classes: int
+    generator: torch.Generator = field(init=False)
+    count: torch.Tensor = field(init=False)  # the batch size, filled on the device: no host-to-device copy per step
+
+    def __post_init__(self):
+        self.generator = torch.Generator(self.images.device)
+        self.count = torch.full((), float(self.batch), device=self.images.device)
+
+    @property
+    def total_steps(self) -> int:
+        return self.steps_per_epoch * self.recipe.epochs
+
+    def learning_rate(self, step: int) -> float:
+        return self.recipe.learning_rate(step, self.total_steps)
+
+    def train_epoch(self, first_step: int, bar: tqdm) -> torch.Tensor:
+        """One pass over the shard, its steps numbered from ``first_step``; [loss sum, correct, count] on the
+        device."""
+        self.net.train()
+        order = torch.randperm(len(self.images), generator=self.generator, device=self.images.device)
+        totals = torch.zeros(3, device=self.images.device)
+        for index in range(self.steps_per_epoch):
+            chosen = order[index * self.batch:(index + 1) * self.batch]
+            totals += self.train_step(self.images[chosen], self.labels[chosen], self.learning_rate(first_step + index))
+            bar.update(1)
+            if index % 20 == 0 and not bar.disable:  # a host sync: only as often as the bar needs it
+                bar.set_postfix(loss=f"{totals[0].item() / totals[2].item():.3f}",
+                                acc=f"{totals[1].item() / totals[2].item():.3f}")
+        return totals
+
+    def train_step(self, images: torch.Tensor, labels: torch.Tensor, lr: float) -> torch.Tensor:
+        """Augment one batch, take one SGD step at ``lr``; [loss x batch, correct, batch] on the device."""
+        augmented = self.pipeline(to_float_batch(images), labels, num_classes=self.num_classes,
+                                  generator=self.generator)
+        inputs = prepare_batch(normalize(augmented.images), self.precision)
+        for group in self.optimizer.param_groups:
+            group["lr"] = lr
+        with autocast(self.precision, self.images.device):
+            logits = self.net(inputs)
+        loss = F.cross_entropy(logits.float(), augmented.targets, label_smoothing=self.recipe.label_smoothing)
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        self.optimizer.step()
+        correct = (logits.argmax(1) == augmented.targets.argmax(1)).sum()
+        return torch.stack([loss.detach() * self.batch, correct.float(), self.count])
+
+
+def _initial_model(plan: RunPlan) -> tuple[nn.Module, torch.optim.Optimizer]:
+    torch.manual_seed(plan.recipe.seed)  # the same initial weights on every rank
+    model = prepare_model(build_model(plan.name, **plan.model_options).to(plan.device), plan.precision)
+    return model, make_optimizer(model, plan.recipe)
+
+
+def _trainer(plan: RunPlan, model: nn.Module, optimizer: torch.optim.Optimizer, num_classes: int) -> Trainer:
+    """The trainer of ``model`` as it stands (resumed or new): wrapped for DDP and compiled where asked."""
+    net: nn.Module = model
+    if plan.ranks.distributed:  # wraps after a resume: DDP broadcasts rank 0's weights when it is built
+        device_ids = [plan.device.index] if plan.device.type == "cuda" else None
+        net = nn.parallel.DistributedDataParallel(model, device_ids=device_ids)
+    if plan.recipe.compile and plan.device.type == "cuda":
+        net = torch.compile(net)
+    shard = plan.splits.shard
+    return Trainer(model, net, optimizer, AugmentPipeline(plan.recipe.augment),
+                   torch.from_numpy(shard.images).to(plan.device), torch.from_numpy(shard.labels).to(plan.device),
+                   plan.recipe, plan.splits.batch, plan.splits.steps_per_epoch, plan.precision, num_classes)
+
+
+def _resume_or_start(plan: RunPlan, model: nn.Module, optimizer: torch.optim.Optimizer, fresh: bool,
+                     resume_command: str | None) -> ResumeState:
+    """The interrupted run's state restored into ``model`` and ``optimizer``, or a new run's state."""
+    if fresh and plan.ranks.is_writer:
+        clear_resume_state(plan.run_dir)
+    barrier(plan.ranks)
+    state = resume_state_for(plan.run_dir, plan.identity, plan.splits.steps_per_epoch)
+    if state is None:
+        return ResumeState(**vars(plan.identity), weights="", epoch=0, step=0, train_seconds=0.0, history=(),
+                           resume_command=resume_command)
+    restore_tensors(plan.run_dir, state, model, optimizer)
+    if plan.show:
+        tqdm.write(f"{plan.name}: resuming after epoch {state.epoch}/{plan.recipe.epochs} from "
+                   f"{plan.run_dir / RESUME_RECORD}")
+    return replace(state, resume_command=resume_command or state.resume_command)
+
+
+def _validate(model: nn.Module, plan: RunPlan) -> tuple[float, float]:
+    split = plan.splits.val
+    logits = predict_logits(model, split.images, device=plan.device, batch_size=plan.recipe.eval_batch_size,
+                            precision=plan.precision)
+    labels = torch.from_numpy(split.labels)
+    return F.cross_entropy(logits, labels).item(), (logits.argmax(1) == labels).float().mean().item()
+
+
+def _non_finite_tensors(model: nn.Module) -> int:
+    """How many of the model's weights and buffers are NaN or infinite."""
+    return sum(int((~torch.isfinite(t)).sum()) for t in model.state_dict().values() if t.is_floating_point())
+
+
+def _diverged(plan: RunPlan, state: ResumeState, what: str) -> TrainingDiverged:
+    """The refusal to go on (and to save) after ``what`` went wrong, saying which state was kept."""
+    if not state.epoch:
+        return TrainingDiverged("{model}: {what}. No epoch had finished, so no state was kept; lower the learning "
+                                "rate with {recipe} and train again.", model=plan.name, what=what)
+    return TrainingDiverged("{model}: {what}. The last good state (epoch {epoch}) is kept in {path} for inspection; "
+                            "to train again, lower the learning rate with {recipe} and add {fresh} (which discards "
+                            "that state).", model=plan.name, what=what, epoch=state.epoch,
+                            path=plan.run_dir / RESUME_RECORD)
+
+
+def _epoch_problem(trainer: Trainer, epoch: int, train_loss: float, val_loss: float) -> str | None:
+    """Why the epoch's result must not be kept: a NaN or infinite loss, weight or validation loss."""
+    if not math.isfinite(train_loss):
+        return f"the training loss became {train_loss} in epoch {epoch}"
+    broken = _non_finite_tensors(trainer.model)
+    if broken:
+        return f"{broken:,} weights became NaN or infinite in epoch {epoch} (its training loss was {train_loss:.4g})"
+    if not math.isfinite(val_loss):
+        return f"the validation loss became {val_loss} in epoch {epoch}"
+    return None
+
+
+def _run_epoch(trainer: Trainer, plan: RunPlan, state: ResumeState, epoch: int) -> ResumeState:
+    """Train epoch ``epoch``, validate, and return the state after it (TrainingDiverged where it went wrong)."""
+    _reseed(plan.recipe, epoch, plan.ranks, trainer.generator)
+    bar = tqdm(total=trainer.steps_per_epoch, desc=f"{plan.name} {epoch}/{plan.recipe.epochs}", unit="step",
+               leave=False, disable=not plan.show)
+    _synchronise(plan.device)
+    started = time.perf_counter()
+    totals = trainer.train_epoch(state.step, bar)
+    _synchronise(plan.device)
+    seconds = time.perf_counter() - started
+    bar.close()
+    loss_sum, correct, count = all_reduce_sum(totals, plan.ranks).tolist()
+    val_loss, val_acc = (math.nan, math.nan) if not math.isfinite(loss_sum) else _validate(trainer.model, plan)
+    problem = _epoch_problem(trainer, epoch, loss_sum / count, val_loss)
+    if problem:
+        raise _diverged(plan, state, problem)
+    step = state.step + trainer.steps_per_epoch
+    row = EpochRecord(epoch, loss_sum / count, correct / count, val_loss, val_acc, trainer.learning_rate(step - 1),
+                      seconds, count / seconds)
+    if plan.show:
+        tqdm.write(f"{plan.name} epoch {epoch:3d}/{plan.recipe.epochs}  loss {row.train_loss:.3f}  acc "
+                   f"{row.train_acc:.3f}  val {val_acc:.3f}  {seconds:.2f} s  {row.images_per_s:,.0f} img/s")
+    return replace(state, weights=f"state-epoch{epoch:04d}.safetensors", epoch=epoch, step=step,
+                   train_seconds=state.train_seconds + seconds, history=(*state.history, row))
+
+
+def _run_epochs(trainer: Trainer, plan: RunPlan, state: ResumeState) -> ResumeState:
+    """The epochs left, each saved as the state to resume from; Ctrl-C raises TrainingInterrupted saying what was
+    kept (the last epoch whose state is whole on disk: a state is replaced only once its successor is)."""
+    kept = state.epoch
     try:
-        saved = json.loads(path.read_text())
-        if not isinstance(saved, dict):
-            raise ValueError("not a JSON object")
-    except (OSError, ValueError) as error:
-        raise damaged(error) from None
-    expected = json.loads(json.dumps(identity))  # compare as JSON would store it (tuples become lists)
-    different = [key for key in expected if saved.get(key) != expected[key]]
-    if different:
-        raise ResumeMismatch(f"{path} holds an interrupted run with a different {', '.join(different)}. Rerun with "
-                             "the same settings to resume it, or add --fresh to discard it.")
-    try:
-        tensors = load_file(str(run_dir / saved["weights"]))
-    except (OSError, KeyError, TypeError, SafetensorError) as error:
-        raise damaged(error) from None
-    model.load_state_dict({k[len("model."):]: v for k, v in tensors.items() if k.startswith("model.")})
-    optimizer_state = optimizer.state_dict()
-    optimizer_state["state"] = {}
-    for key, value in tensors.items():
-        if key.startswith("optim."):
-            _, index, name = key.split(".", 2)
-            optimizer_state["state"].setdefault(int(index), {})[name] = value
-    optimizer.load_state_dict(optimizer_state)
-    return Progress(saved["epoch"], saved["step"], saved["train_seconds"], saved["history"])
+        for epoch in range(state.epoch + 1, plan.recipe.epochs + 1):
+            state = _run_epoch(trainer, plan, state, epoch)
+            if plan.ranks.is_writer:
+                save_resume_state(plan.run_dir, state, trainer.model, trainer.optimizer)
+            kept = state.epoch
+            barrier(plan.ranks)
+    except KeyboardInterrupt:
+        raise TrainingInterrupted(plan.name, kept, plan.recipe.epochs, plan.run_dir) from None
+    return state
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# The end: the checkpoint as it is stored (fp16), its test figures, its record
 
 
 def _rank_checksums(model: nn.Module, ranks: Ranks) -> list[float]:
@@ -195,166 +400,94 @@ def _rank_checksums(model: nn.Module, ranks: Ranks) -> list[float]:
     return [g.item() for g in gathered]
 
 
-def _clear_resume(run_dir: Path) -> None:
-    for path in [run_dir / RESUME_RECORD, *run_dir.glob("state-epoch*.safetensors")]:
-        path.unlink(missing_ok=True)
+def _as_stored(model: nn.Module, plan: RunPlan, state: ResumeState) -> None:
+    """Round the weights to fp16 as the checkpoint stores them, so reloading it reproduces the recorded accuracy;
+    TrainingDiverged where a weight does not fit in fp16."""
+    model.load_state_dict({k: v.half().to(v.dtype) if v.is_floating_point() else v
+                           for k, v in model.state_dict().items()})
+    broken = _non_finite_tensors(model)
+    if broken:
+        raise _diverged(plan, state, f"{broken:,} weights are too large for the checkpoint's fp16 (beyond ±65,504)")
 
 
-# ----------------------------------------------------------------------------------------------------------------
-# The loop
+def _test_metrics(model: nn.Module, plan: RunPlan, state: ResumeState, num_classes: int) -> dict:
+    test = plan.splits.test
+    metrics = evaluate_test(model, test.images, test.labels, device=plan.device, num_classes=num_classes,
+                            batch_size=plan.recipe.eval_batch_size, precision=plan.precision)
+    if not all(math.isfinite(value) for value in metrics["confidence"]):
+        raise _diverged(plan, state, "the model's test outputs are NaN or infinite")
+    return metrics
 
 
-def _train_epoch(net: nn.Module, optimizer, pipeline: AugmentPipeline, images: torch.Tensor, labels: torch.Tensor,
-                 recipe: Recipe, progress: Progress, total_steps: int, batch: int, generator: torch.Generator,
-                 device: torch.device, precision: str, bar: tqdm, num_classes: int) -> torch.Tensor:
-    """One pass over this rank's shard; returns [loss sum, correct, count] as a device tensor."""
-    net.train()
-    order = torch.randperm(len(images), generator=generator, device=device)
-    totals = torch.zeros(3, device=device)
-    count = torch.full((), float(batch), device=device)  # filled on the device: no host-to-device copy per step
-    for index in range(len(images) // batch):
-        chosen = order[index * batch:(index + 1) * batch]
-        augmented = pipeline(to_float_batch(images[chosen]), labels[chosen], num_classes=num_classes,
-                             generator=generator)
-        inputs = prepare_batch(normalize(augmented.images), precision)
-        for group in optimizer.param_groups:
-            group["lr"] = recipe.learning_rate(progress.step, total_steps)
-        with autocast(precision, device):
-            logits = net(inputs)
-        loss = F.cross_entropy(logits.float(), augmented.targets, label_smoothing=recipe.label_smoothing)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
-        progress.step += 1
-        correct = (logits.argmax(1) == augmented.targets.argmax(1)).sum()
-        totals += torch.stack([loss.detach() * batch, correct.float(), count])
-        bar.update(1)
-        if index % 20 == 0 and not bar.disable:  # a host sync: only as often as the bar needs it
-            bar.set_postfix(loss=f"{totals[0].item() / totals[2].item():.3f}", acc=f"{totals[1].item() / totals[2].item():.3f}")
-    return totals
+def _record(plan: RunPlan, model: nn.Module, data: CIFAR10, state: ResumeState, test_metrics: dict,
+            checksums: list[float], recipe_overrides: dict | None, wall_seconds: float) -> RunRecord:
+    splits = plan.splits
+    # parsed as every reader parses it, so a field the readers would refuse fails here, before anything is written
+    return RunRecord.from_json({
+        "model": plan.name,
+        "model_options": plan.model_options,
+        "params": model.num_parameters(),
+        "macs": model.macs_per_image(),
+        "classes": list(data.classes),
+        "recipe": plan.recipe.to_dict(),
+        "recipe_overrides": recipe_overrides or {},
+        "data_fingerprint": data.fingerprint,
+        "data": {"source": str(data.source), "train": len(splits.train), "val": len(splits.val),
+                 "test": len(splits.test), "subset": plan.identity.subset},
+        "git_commit": _git_commit(),
+        "device": _device_name(plan.device),
+        "precision": plan.precision,  # of training and of the test metrics below
+        "world_size": plan.ranks.world_size,
+        "rank_weight_checksums": checksums,  # one per rank: equal when DDP kept the replicas in step
+        "torch_version": torch.__version__,
+        "train_seconds": state.train_seconds,
+        "wall_seconds": wall_seconds,
+        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "history": [vars(row) for row in state.history],
+        "test": test_metrics,
+    }, plan.run_dir / RECORD_FILE)
 
 
-def _validate(model: nn.Module, split: Split, device: torch.device, recipe: Recipe,
-              precision: str) -> tuple[float, float]:
-    logits = predict_logits(model, split.images, device=device, batch_size=recipe.eval_batch_size,
-                            precision=precision)
-    labels = torch.from_numpy(split.labels)
-    return F.cross_entropy(logits, labels).item(), (logits.argmax(1) == labels).float().mean().item()
+def _save(model: nn.Module, record: RunRecord, run_dir: Path) -> None:
+    """The checkpoint, then the resume state goes; OutputWriteError (the earlier checkpoint kept) where it cannot be
+    written."""
+    try:
+        save_checkpoint(model, record, run_dir)
+    except (OSError, SafetensorError) as error:
+        needed = sum(t.numel() * (2 if t.is_floating_point() else t.element_size()) for t in model.state_dict().values())
+        raise OutputWriteError("Cannot write the checkpoint ({needed:,} bytes) into {folder}: {reason}. The earlier "
+                               "checkpoint there is kept, and so is the last epoch's state ({resume}); free space there "
+                               "and rerun the same command.", needed=needed, folder=run_dir,
+                               reason=io_reason(error), resume=RESUME_RECORD) from None
+    clear_resume_state(run_dir)
 
 
 def train_model(name: str, data: CIFAR10, recipe: Recipe, out_dir: str | Path, *, device: torch.device,
                 ranks: Ranks = Ranks(), subset: int | None = None, model_options: dict | None = None,
                 recipe_overrides: dict | None = None, fresh: bool = False, progress: bool = True,
-                precision: str = "auto") -> RunRecord | None:
+                precision: str = "auto", resume_command: str | None = None) -> RunRecord | None:
     """Train ``name`` with ``recipe``, write ``<out_dir>/<name>/`` and return the run record (None on ranks > 0).
-    ``precision`` is ``auto``, ``bf16`` or ``fp32`` (``cifar_models.precision``); the record keeps what it resolved to."""
+    ``precision`` is ``auto``, ``bf16`` or ``fp32`` (``cifar_models.precision``); the record keeps what it resolved to.
+    An interrupted run is resumed (``fresh=True`` discards it); ``resume_command``, kept beside its state, tells the
+    dashboard how to resume it."""
     started = time.perf_counter()
     precision = resolve_precision(precision, device)
     run_dir = Path(out_dir) / name
+    check_run_folder(run_dir)
     model_options = dict(model_options or {})
-    if subset is not None:
-        check_subset(subset, recipe.batch_size, data)
-    train, val, test = subset_splits(data, subset, recipe.seed)
-    if recipe.batch_size % ranks.world_size:
-        raise ValueError(f"batch_size {recipe.batch_size} does not divide among {ranks.world_size} ranks")
-    batch = recipe.batch_size // ranks.world_size
-    per_rank = len(train) // ranks.world_size  # equal shards: every rank takes the same number of steps
-    if per_rank < batch:
-        raise ValueError(f"{per_rank} training images per rank are fewer than one batch of {batch}")
-    shard = train.subset(np.arange(ranks.rank, per_rank * ranks.world_size, ranks.world_size))  # this rank's share
-    identity = {"model": name, "model_options": model_options, "recipe": recipe.to_dict(),
-                "data_fingerprint": data.fingerprint, "subset": subset, "world_size": ranks.world_size,
-                "precision": precision, "split": {"train": len(train), "val": len(val),
-                          "val_digest": hashlib.sha256(val.images.tobytes()).hexdigest()[:16]}}
-
-    torch.manual_seed(recipe.seed)  # the same initial weights on every rank
-    model = prepare_model(build_model(name, **model_options).to(device), precision)
-    optimizer = make_optimizer(model, recipe)
-    if fresh and ranks.is_writer:
-        _clear_resume(run_dir)
-    barrier(ranks)
-    state = _load_resume(run_dir, identity, model, optimizer) or Progress()
-    net: nn.Module = model
-    if ranks.distributed:
-        net = nn.parallel.DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
-    if recipe.compile and device.type == "cuda":
-        net = torch.compile(net)
-
-    images = torch.from_numpy(shard.images).to(device)  # uint8 on the device: 3 KB an image
-    labels = torch.from_numpy(shard.labels).to(device)
-    pipeline = AugmentPipeline(recipe.augment)
-    generator = torch.Generator(device)
-    steps_per_epoch = len(shard) // batch
-    total_steps = steps_per_epoch * recipe.epochs
-    show = progress and ranks.is_writer
-    if show and state.epoch:
-        tqdm.write(f"{name}: resuming after epoch {state.epoch}/{recipe.epochs} from {run_dir / RESUME_RECORD}")
-
-    for epoch in range(state.epoch + 1, recipe.epochs + 1):
-        _reseed(recipe, epoch, ranks, generator)
-        bar = tqdm(total=steps_per_epoch, desc=f"{name} {epoch}/{recipe.epochs}", unit="step", leave=False,
-                   disable=not show)
-        _synchronise(device)
-        epoch_started = time.perf_counter()
-        totals = _train_epoch(net, optimizer, pipeline, images, labels, recipe, state, total_steps, batch,
-                              generator, device, precision, bar, data.num_classes)
-        _synchronise(device)
-        seconds = time.perf_counter() - epoch_started
-        bar.close()
-        loss_sum, correct, count = all_reduce_sum(totals, ranks).tolist()
-        if not math.isfinite(loss_sum):
-            diverged = f"{name}: the training loss became {loss_sum / count} in epoch {epoch}."
-            if not state.epoch:
-                raise TrainingDiverged(f"{diverged} No epoch had finished, so no state was kept; lower the learning "
-                                       "rate with --recipe and train again.")
-            raise TrainingDiverged(
-                f"{diverged} The last good state (epoch {state.epoch}) is kept in {run_dir / RESUME_RECORD} for "
-                "inspection; to train again, lower the learning rate with --recipe and add --fresh (which discards "
-                "that state).")
-        val_loss, val_acc = _validate(model, val, device, recipe, precision)
-        state.epoch = epoch
-        state.train_seconds += seconds
-        state.history.append({"epoch": epoch, "train_loss": loss_sum / count, "train_acc": correct / count,
-                              "val_loss": val_loss, "val_acc": val_acc, "lr": recipe.learning_rate(state.step - 1, total_steps),
-                              "epoch_seconds": seconds, "images_per_s": count / seconds})
-        if show:
-            tqdm.write(f"{name} epoch {epoch:3d}/{recipe.epochs}  loss {loss_sum / count:.3f}  acc {correct / count:.3f}"
-                       f"  val {val_acc:.3f}  {seconds:.2f} s  {count / seconds:,.0f} img/s")
-        if ranks.is_writer:
-            _save_resume(run_dir, identity, model, optimizer, state)
-        barrier(ranks)
-
+    splits = _splits(data, recipe, ranks, subset)
+    plan = RunPlan(name, recipe, model_options, splits,
+                   _identity(name, model_options, recipe, data, subset, ranks, precision, splits), run_dir, device,
+                   precision, ranks, progress and ranks.is_writer)
+    model, optimizer = _initial_model(plan)
+    state = _resume_or_start(plan, model, optimizer, fresh, resume_command)
+    state = _run_epochs(_trainer(plan, model, optimizer, data.num_classes), plan, state)
     checksums = _rank_checksums(model, ranks)
     if not ranks.is_writer:
         return None
-    # Evaluate the weights as the checkpoint stores them (fp16), so reloading it reproduces the recorded accuracy.
-    model.load_state_dict({k: v.half().to(v.dtype) if v.is_floating_point() else v
-                           for k, v in model.state_dict().items()})
-    test_metrics = evaluate_test(model, test.images, test.labels, device=device, num_classes=data.num_classes,
-                                 batch_size=recipe.eval_batch_size, precision=precision)
-    # parsed as every reader parses it, so a field the readers would refuse fails here, before anything is written
-    record = RunRecord.from_json({
-        "model": name,
-        "model_options": model_options,
-        "params": model.num_parameters(),
-        "macs": model.macs_per_image(),
-        "classes": list(data.classes),
-        "recipe": recipe.to_dict(),
-        "recipe_overrides": recipe_overrides or {},
-        "data_fingerprint": data.fingerprint,
-        "data": {"source": str(data.source), "train": len(train), "val": len(val), "test": len(test), "subset": subset},
-        "git_commit": _git_commit(),
-        "device": _device_name(device),
-        "precision": precision,  # of training and of the test metrics below
-        "world_size": ranks.world_size,
-        "rank_weight_checksums": checksums,  # one per rank: equal when DDP kept the replicas in step
-        "torch_version": torch.__version__,
-        "train_seconds": state.train_seconds,
-        "wall_seconds": time.perf_counter() - started,
-        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "history": state.history,
-        "test": test_metrics,
-    }, run_dir / RECORD_FILE)
-    save_checkpoint(model, record, run_dir)
-    _clear_resume(run_dir)
+    _as_stored(model, plan, state)
+    test_metrics = _test_metrics(model, plan, state, data.num_classes)
+    record = _record(plan, model, data, state, test_metrics, checksums, recipe_overrides,
+                     time.perf_counter() - started)
+    _save(model, record, run_dir)
     return record

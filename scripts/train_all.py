@@ -11,22 +11,32 @@ from __future__ import annotations
 
 import argparse
 import json
+import shlex
 import sys
 from contextlib import nullcontext
 from pathlib import Path
 
 from cifar_models import MODELS
 from cifar_models import distributed
+from cifar_models.advice import AdvisedError
 from cifar_models.arguments import ScriptParser, whole_number
 from cifar_models.checkpoint import DEFAULT_CHECKPOINT_DIR, read_seed_records, seed_folder
 from cifar_models.data import DataError, load_cifar10
 from cifar_models.precision import PRECISIONS
-from cifar_models.engine import ResumeMismatch, TrainingDiverged, check_subset, train_model
+from cifar_models.engine import TrainingInterrupted, check_run_folder, check_subset, train_model
 from cifar_models.output_lock import OutputFolderError, OutputLock
-from cifar_models.recipe import DEFAULT_RECIPE, load_recipe_file, recipe_for
+from cifar_models.recipe import DEFAULT_RECIPE, Recipe, RecipeError, load_recipe_file, recipe_for
+from cifar_models.resume import OutputWriteError
 from cifar_models.run_record import RunRecord
 from cifar_models.verdict import GroundTruth, judge
 from dashboard.settings import data_advice
+
+# the library's arguments as this script's flags, for the advice in its errors (cifar_models.advice)
+FLAGS = {"subset": "--subset ", "subset_name": "--subset", "fresh": "--fresh", "recipe": "--recipe", "out": "--out"}
+# Each seed is a full run of every model: the three take about 3 minutes of an H200 at the default 40 epochs, so ten
+# seeds are half an hour of GPU, two lent sessions; the lab's statistics use two to five.
+MAX_SEEDS = 10
+INTERRUPTED = 130  # the shell's exit status for a process ended by SIGINT (128 + 2)
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -51,6 +61,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     unknown = [m for m in args.models.split(",") if m not in MODELS]
     if unknown:
         parser.error(f"unknown model(s) {', '.join(unknown)}; choose from {', '.join(MODELS)}")
+    if args.seeds > MAX_SEEDS:
+        parser.error(f"argument --seeds: at most {MAX_SEEDS} (each seed trains every model in full), got {args.seeds}")
     return args
 
 
@@ -65,6 +77,7 @@ def closing_table(records: list[RunRecord]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
     args = parse_args(argv)
     try:
         base = load_recipe_file(args.recipe) if args.recipe else DEFAULT_RECIPE
@@ -74,9 +87,10 @@ def main(argv: list[str] | None = None) -> int:
             base = base.updated(compile=True)
         if args.subset is not None:
             check_subset(args.subset, base.batch_size)  # its lower bound needs no data: refuse before loading any
+        runs = planned_runs(args, base)  # every seed's recipe and folder, refused now rather than after seed 0
         ranks, device = distributed.setup(args.device)  # DeviceError (a ValueError) names the devices there are
     except ValueError as error:
-        print(f"error: {error}", file=sys.stderr)
+        print(f"error: {worded(error)}", file=sys.stderr)
         return 2
     try:
         # rank 0 writes the folder: it alone holds it, from before the data is loaded until the end
@@ -84,10 +98,16 @@ def main(argv: list[str] | None = None) -> int:
             if lock is not None and lock.taken_over:
                 print(f"note: {args.out} was locked by a run that has ended ({lock.taken_over}); taking it over",
                       file=sys.stderr)
-            records = train_models(args, base, ranks, device)
+            records = train_models(args, runs, ranks, device, resume_command(argv))
             distributed.finish(ranks)  # no rank leaves before rank 0 has written (see finish for why)
-    except (DataError, OutputFolderError, ResumeMismatch, TrainingDiverged, ValueError) as error:
-        print(f"error: {error}{data_advice(error)}", file=sys.stderr)
+    except KeyboardInterrupt as interrupt:
+        print(interrupted(interrupt, resume_command(argv)), file=sys.stderr)
+        return INTERRUPTED
+    except OutputWriteError as error:  # a full disk: not the user's input, the earlier files kept
+        print(f"error: {worded(error)}", file=sys.stderr)
+        return 1
+    except (AdvisedError, DataError, OutputFolderError, ValueError) as error:
+        print(f"error: {worded(error)}{data_advice(error)}", file=sys.stderr)
         return 2
     finally:
         distributed.teardown()
@@ -109,18 +129,59 @@ def closing_verdict(out: str, labels: GroundTruth | None) -> str:
     return "\n".join([verdict.text, *notes])
 
 
-def train_models(args: argparse.Namespace, base, ranks, device) -> list[RunRecord]:
-    """Load the data and train each model in turn; the run records (none on ranks > 0)."""
+def worded(error: Exception) -> str:
+    """The error's message, the library's arguments in it spelled as this script's flags."""
+    return error.worded(FLAGS) if isinstance(error, AdvisedError) else str(error)
+
+
+def planned_runs(args: argparse.Namespace, base: Recipe) -> list[tuple[str, Recipe, dict, Path]]:
+    """(model, recipe, its overrides, output folder) of every run, seed by seed: a seed beyond the recipe's limits
+    or a folder in the way is refused here, before any data is loaded or any seed trained."""
+    runs = []
+    for index in range(args.seeds):
+        try:
+            seeded = base.updated(seed=base.seed + index)
+        except RecipeError as error:
+            problem = (f"--seeds {args.seeds} from the recipe's seed {base.seed} needs seed {base.seed + index}, "
+                       f"beyond its range ({error}); lower the recipe's seed or --seeds.")
+            raise RecipeError(problem) from None
+        for name in args.models.split(","):
+            recipe, overrides = recipe_for(name, seeded)
+            out = seed_folder(args.out, index)
+            check_run_folder(Path(out) / name)
+            runs.append((name, recipe, overrides, out))
+    return runs
+
+
+def resume_command(argv: list[str]) -> str:
+    """The command that resumes this run: the same one, less --fresh (which would discard what was kept)."""
+    return shlex.join(["python", "scripts/train_all.py", *(arg for arg in argv if arg != "--fresh")])
+
+
+def interrupted(interrupt: KeyboardInterrupt, command: str) -> str:
+    """Two lines: what Ctrl-C kept, and the command that resumes from it."""
+    if isinstance(interrupt, TrainingInterrupted) and interrupt.epoch:
+        kept = (f"interrupted: {interrupt.model} kept epoch {interrupt.epoch} of {interrupt.epochs} in "
+                f"{interrupt.run_dir}; the models that had finished are kept too.")
+    elif isinstance(interrupt, TrainingInterrupted):
+        kept = (f"interrupted in {interrupt.model}'s first epoch, before it kept any; the models that had finished "
+                "are kept.")
+    else:
+        kept = "interrupted before training began; the models that had finished are kept."
+    return f"{kept}\nTo resume, rerun the same command: {command}"
+
+
+def train_models(args: argparse.Namespace, runs: list[tuple[str, Recipe, dict, Path]], ranks, device,
+                 command: str) -> list[RunRecord]:
+    """Load the data and train each run in turn; the run records (none on ranks > 0)."""
     data = load_cifar10(args.data, download=args.download, progress=ranks.is_writer and not args.quiet)
     records = []
-    for index in range(args.seeds):
-        for name in args.models.split(","):
-            recipe, overrides = recipe_for(name, base.updated(seed=base.seed + index))
-            record = train_model(name, data, recipe, seed_folder(args.out, index), device=device, ranks=ranks,
-                                 subset=args.subset, recipe_overrides=overrides, fresh=args.fresh,
-                                 progress=not args.quiet, precision=args.precision)
-            if record is not None:
-                records.append(record)
+    for name, recipe, overrides, out in runs:
+        record = train_model(name, data, recipe, out, device=device, ranks=ranks, subset=args.subset,
+                             recipe_overrides=overrides, fresh=args.fresh, progress=not args.quiet,
+                             precision=args.precision, resume_command=command)
+        if record is not None:
+            records.append(record)
     return records
 
 

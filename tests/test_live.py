@@ -63,12 +63,20 @@ def test_an_interrupted_run_and_half_written_files(tmp_path):
     assert read_live_run(run).models == {}
     history = [{"epoch": epoch, "train_loss": 1.0, "train_acc": 0.5, "val_loss": 1.1, "val_acc": 0.4, "lr": 0.1,
                 "epoch_seconds": seconds, "images_per_s": 1000 / seconds} for epoch, seconds in ((1, 10.0), (2, 12.0))]
-    (run / "senet" / "resume.json").write_text(json.dumps({"recipe": {"epochs": 5}, "history": history[:1] + [{}]}))
-    assert read_live_run(run).models == {}  # an epoch without its figures: skipped until the file is whole
-    (run / "senet" / "resume.json").write_text(json.dumps({"recipe": {"epochs": 5}, "history": history}))
+    # a resume.json as the engine writes it (tests/fixtures/resume_v0.json), after epoch 2 of 5
+    saved = json.loads((REPO / "tests" / "fixtures" / "resume_v0.json").read_text())
+    saved |= {"model": "senet", "recipe": {**saved["recipe"], "epochs": 5}, "epoch": 2, "step": 2,
+              "weights": "state-epoch0002.safetensors"}
+    (run / "senet" / "resume.json").write_text(json.dumps({**saved, "history": history[:1] + [{}]}))
+    assert read_live_run(run).models == {}  # an epoch without its figures: skipped, never an error
+    for damage in ({"recipe": {"epochs": "five"}}, {"epoch": 99}, {"history": "x"}):  # hand-written: no error
+        (run / "senet" / "resume.json").write_text(json.dumps({**saved, "history": history, **damage}))
+        assert read_live_run(run).models == {}
+    (run / "senet" / "resume.json").write_text(json.dumps({**saved, "history": history}))
     interrupted = read_live_run(run).models["senet"]
     assert (interrupted.status, interrupted.epoch, interrupted.epochs) == ("interrupted", 2, 5)
-    assert "rerun the same command" in status_line(interrupted)
+    assert "rerun the same command" in status_line(interrupted) and interrupted.resume_command is None  # not kept then
+    assert read_live_run(run).interrupted == {"senet": interrupted}
 
     with OutputLock(run):  # a live run holds the folder: the same files now read as training, with an ETA
         assert running_holder(run).startswith("PID ")

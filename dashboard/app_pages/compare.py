@@ -21,6 +21,7 @@ def training_now() -> None:
     """The run writing into the checkpoints folder now: its curves so far, refreshed on their own (not the page)."""
     run = live.read_live_run(checkpoint_root())
     if run.holder is None:
+        interrupted_ui(run)
         return
     st.subheader("Training now")
     st.caption(f"{run.holder} is writing into `{run.folder}`; this part refreshes every {LIVE_REFRESH_SECONDS} s.")
@@ -33,6 +34,14 @@ def training_now() -> None:
     curves = compare.learning_curves(so_far, 0.0)  # unsmoothed: the raw values as they come
     chart = learning_curve_chart(curves, "accuracy", list(so_far)).properties(title="Accuracy per epoch, so far")
     st.altair_chart(fixed_width(chart, 2 * PANEL_WIDTH), width="content")
+
+
+def interrupted_ui(run: live.LiveRun) -> None:
+    """A run that ended part-way (no process holds the folder): what it kept and the command that resumes it."""
+    for name, model in run.interrupted.items():
+        st.warning(f"{model_title(name)}: {live.status_line(model)}")
+        if model.resume_command:
+            st.code(model.resume_command, language="bash")
 
 
 training_now()

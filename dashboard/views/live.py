@@ -1,21 +1,20 @@
 """Follow a training run while it goes: what `train_all.py` has written so far into its output folder.
 
 Reads only what the engine writes atomically: each finished model's ``run.json``, each running model's
-``resume.json`` (rewritten after every epoch), and the folder's lock file (held while a run lives). A file that cannot
-be parsed yet is skipped on this refresh, never shown as an error.
+``resume.json`` (rewritten after every epoch, read with the engine's own reader), and the folder's lock file (held
+while a run lives). A file that cannot be parsed is skipped on this refresh, never shown as an error.
 """
 from __future__ import annotations
 
-import json
 import math
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 from cifar_models.checkpoint import CheckpointError, read_record
-from cifar_models.engine import RESUME_RECORD
 from cifar_models.output_lock import running_holder
-from cifar_models.run_record import EpochRecord, parse_history
+from cifar_models.resume import RESUME_RECORD, ResumeStateError, ResumeState, read_resume_state
+from cifar_models.run_record import EpochRecord
 
 from .common import format_seconds
 
@@ -28,6 +27,7 @@ class LiveModel:
     epochs: int  # epochs the recipe asks for
     history: tuple[EpochRecord, ...]
     eta_seconds: float  # until this model is done; 0 when finished, NaN when unknown
+    resume_command: str | None = None  # the command that resumes it, where the run that started it recorded one
 
     @property
     def fraction_done(self) -> float:
@@ -44,13 +44,10 @@ class LiveRun:
     def training(self) -> LiveModel | None:
         return next((m for m in self.models.values() if m.status == "training"), None)
 
-
-def _read_json(path: Path) -> dict | None:
-    try:
-        value = json.loads(path.read_text())
-    except (OSError, ValueError):
-        return None
-    return value if isinstance(value, dict) else None
+    @property
+    def interrupted(self) -> dict[str, LiveModel]:
+        """The models an ended run left part-trained, which rerunning its command resumes."""
+        return {name: model for name, model in self.models.items() if model.status == "interrupted"}
 
 
 def _eta(history: tuple[EpochRecord, ...], epochs: int, last_written: float, now: float) -> float:
@@ -61,14 +58,22 @@ def _eta(history: tuple[EpochRecord, ...], epochs: int, last_written: float, now
     return max(sum(seconds) / len(seconds) * (epochs - len(history)) - (now - last_written), 0.0)
 
 
-def _resume_history(resume: dict | None, path: Path) -> tuple[EpochRecord, ...] | None:
-    """The finished epochs in a resume record, or None where it has none that parse (yet)."""
-    if resume is None or "history" not in resume:
+def _resume_state(path: Path) -> ResumeState | None:
+    """The state in a resume record, or None where there is none or it does not parse."""
+    if not path.is_file():
         return None
     try:
-        return parse_history(resume["history"], path)
-    except CheckpointError:
+        return read_resume_state(path)
+    except ResumeStateError:
         return None
+
+
+def _part_trained(name: str, state: ResumeState, written: float, holder: str | None, now: float) -> LiveModel:
+    history = state.history
+    if holder:
+        return LiveModel(name, "training", len(history), state.epochs, history,
+                         _eta(history, state.epochs, written, now))
+    return LiveModel(name, "interrupted", len(history), state.epochs, history, math.nan, state.resume_command)
 
 
 def read_live_run(folder: str | Path, now: float | None = None) -> LiveRun:
@@ -80,17 +85,13 @@ def read_live_run(folder: str | Path, now: float | None = None) -> LiveRun:
     subfolders = sorted(path for path in folder.iterdir() if path.is_dir()) if folder.is_dir() else []
     for subfolder in subfolders:
         resume_path = subfolder / RESUME_RECORD
-        resume = _read_json(resume_path)
-        history = _resume_history(resume, resume_path)
-        if history is not None:
+        state = _resume_state(resume_path)
+        if state is not None:
             try:
                 written = resume_path.stat().st_mtime
             except OSError:
                 continue
-            epochs = int(resume.get("recipe", {}).get("epochs", len(history)))
-            models[subfolder.name] = LiveModel(
-                subfolder.name, "training" if holder else "interrupted", len(history), epochs,
-                history, _eta(history, epochs, written, now) if holder else math.nan)
+            models[subfolder.name] = _part_trained(subfolder.name, state, written, holder, now)
             continue
         try:
             record = read_record(subfolder)
