@@ -247,6 +247,7 @@ class Trainer:
         totals = torch.zeros(3, device=self.images.device)
         for index in range(self.steps_per_epoch):
             chosen = order[index * self.batch:(index + 1) * self.batch]
+            self.model.follow_training(first_step + index, self.total_steps)  # e.g. DropBlock's ramp
             totals += self.train_step(self.images[chosen], self.labels[chosen], self.learning_rate(first_step + index))
             bar.update(1)
             if index % 20 == 0 and not bar.disable:  # a host sync: only as often as the bar needs it

@@ -9,6 +9,7 @@ import time
 
 import numpy as np
 import pytest
+import torch
 from safetensors import safe_open
 
 from cifar_models import MODELS
@@ -180,3 +181,34 @@ def test_committed_checkpoints_reproduce_their_recorded_predictions(run_script, 
         record = json.loads((committed / line["model"] / "run.json").read_text())
         recorded = float((np.asarray(record["test"]["predictions"][:limit]) == labels).mean())
         assert line["n"] == limit and abs(line["accuracy"] - recorded) <= 0.005, line
+
+
+def test_the_trainer_ramps_dropblock_step_by_step_as_the_packages_linear_scheduler():
+    """Plain CNN with drop_schedule="linear": during each training step the DropBlock layers hold the probability the
+    dropblock package's LinearScheduler holds at that step, over the whole run (2 epochs of 3 steps here)."""
+    from dropblock import DropBlock2D, LinearScheduler
+    from tqdm.auto import tqdm
+
+    from cifar_models.augment import AugmentPipeline
+    from cifar_models.engine import Trainer, make_optimizer
+    from cifar_models.models import build_model
+    from cifar_models.models.dropblock import DeviceDropBlock2D
+
+    torch.manual_seed(0)
+    model = build_model("plain_cnn", drop_prob=0.2, drop_schedule="linear")
+    recipe = Recipe(epochs=2, batch_size=4)
+    images = torch.randint(0, 256, (12, 32, 32, 3), dtype=torch.uint8)
+    trainer = Trainer(model, model, make_optimizer(model, recipe), AugmentPipeline(recipe.augment), images,
+                      torch.arange(12) % 10, recipe, batch=4, steps_per_epoch=3, precision="fp32", num_classes=10)
+    first = next(module for module in model.modules() if isinstance(module, DeviceDropBlock2D))
+    seen = []
+    first.register_forward_pre_hook(lambda module, _inputs: seen.append(module.drop_prob))
+    with tqdm(disable=True) as bar:
+        trainer.train_epoch(0, bar)
+        trainer.train_epoch(3, bar)
+    reference = LinearScheduler(DropBlock2D(0.2, 8), start_value=0.0, stop_value=0.2, nr_steps=6)
+    expected = []
+    for _ in range(6):
+        reference.step()
+        expected.append(float(reference.dropblock.drop_prob))
+    assert seen == pytest.approx(expected) and seen[0] == 0.0 and seen[-1] == pytest.approx(0.2)
