@@ -17,7 +17,7 @@ from dashboard import sources
 from dashboard.settings import (CHECKPOINTS_ENV, DOWNLOAD_COMMAND, data_advice, data_argument, data_location,
                                 retrain_advice, train_command)
 from dashboard.state import IMAGE_CHOICE, IMAGE_SOURCE_CHOICE, UPLOAD_CHOICE, kept
-from dashboard.views.common import number_word, provenance
+from dashboard.views.common import number_word, ordered, provenance
 
 # ----------------------------------------------------------------------------------------------------------------
 # Data
@@ -130,7 +130,7 @@ def sidebar_sources() -> None:
             st.caption(f"**Data** {problem.splitlines()[0]}")
         if runs.records:
             models = "; ".join(f"{model_title(name)} ({provenance(record)}, {record.created[:10]})"
-                               for name, record in runs.records.items())
+                               for name, record in ordered(runs.records).items())
             st.caption(f"**Checkpoints** `{runs.root}`: {models}")
         else:
             st.caption(f"**Checkpoints** none: `{runs.root}` is a file, not a folder" if runs.root.is_file()
@@ -206,12 +206,17 @@ def follow_attribution_request() -> None:
         st.switch_page(ATTRIBUTION_PAGE)
 
 
+CHOSEN_FRAME = 8  # px of a bordered container's padding each side
+
+
 def picture_grid(pictures: list[np.ndarray], captions: list[str], ids: list[int], *, width: int, action: str,
-                 on_pick: Callable[[int], None], key: str) -> None:
-    """Pictures in rows that wrap at the page's width, each with a small button under it calling ``on_pick(id)``."""
+                 on_pick: Callable[[int], None], key: str, chosen: int | None = None) -> None:
+    """Pictures in rows that wrap at the page's width, each with a small button under it calling ``on_pick(id)``;
+    the ``chosen`` one framed."""
     with st.container(horizontal=True, gap="small"):
         for picture, caption, ident in zip(pictures, captions, ids):
-            with st.container(width=width + 16, gap=None):
+            with st.container(width=width + 16 + 2 * CHOSEN_FRAME * (ident == chosen), gap=None,
+                              border=ident == chosen):
                 st.image(picture, caption=caption, output_format="PNG", width=width)
                 st.button(action, key=f"{key}_{ident}", on_click=on_pick, args=(ident,), type="tertiary",
                           help=f"{action}: #{ident}")

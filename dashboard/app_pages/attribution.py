@@ -1,17 +1,17 @@
 """Attribution: which pixels each model's decision rests on (captum), the three models side by side, with a
 faithfulness score per method saying which map to trust."""
-import altair as alt
 import streamlit as st
 
 from cifar_models import explain, images
 from cifar_models.images import enlarge
 from cifar_models.models import model_title
 from dashboard import sources, state, widgets
-from dashboard.views.charts import model_colours
+from dashboard.views.charts import grouped_bars
 from dashboard.views.common import number_word, ordered
 
 IMAGE_SCALE = 6
 MAP_SCALE = 4
+PROBABILITY_WIDTH = 260  # px of probability axis, beside the class names
 PREDICTED = "each model's prediction"
 DEFAULT_METHODS = ["integrated_gradients", "grad_cam", "saliency"]
 EXPLAINED_KEY = "attribution_explained"  # the settings explained in this session: shown again without the button
@@ -62,14 +62,8 @@ result = sources.explanations(models, chosen.pixels, methods, target, options, g
 
 st.subheader("Class probabilities")
 probabilities = explain.class_probability_table({name: r.probabilities for name, r in result.items()}, classes)
-probabilities["model"] = probabilities["model"].map(model_title)
-st.altair_chart(alt.Chart(probabilities).mark_bar().encode(
-    x=alt.X("class:N", sort=classes, title=None),
-    xOffset=alt.XOffset("model:N", sort=[model_title(n) for n in names]),
-    y=alt.Y("probability:Q", scale=alt.Scale(domain=[0, 1]), axis=alt.Axis(format="%")),
-    color=model_colours(names, title=None),
-    tooltip=["model", "class", alt.Tooltip("probability:Q", format=".1%")],
-).properties(height=220), width="stretch")
+st.altair_chart(grouped_bars(probabilities, "class", classes, "probability", names, title="Each model, each class",
+                             value_title="probability", width=PROBABILITY_WIDTH), width="content")
 facts.markdown("**Explained class** " + " · ".join(f"{model_title(n)}: {classes[r.target]}"
                                                    for n, r in result.items()))
 

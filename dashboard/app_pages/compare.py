@@ -6,12 +6,13 @@ from cifar_models.models import model_title
 from dashboard import sources, state, widgets
 from dashboard.settings import checkpoint_root
 from dashboard.views import compare, evidence, live
-from dashboard.views.charts import (fixed_width, labelled_heatmap, learning_curve_chart, model_colours, titled,
-                                    titled_index)
-from dashboard.views.common import ordered, provenance
+from dashboard.views.charts import (PLOT_HEIGHT, fixed_width, grouped_bars, labelled_heatmap, learning_curve_chart,
+                                    model_colours, nominal_axis, seed_accuracy_chart, titled, titled_index)
+from dashboard.views.common import format_percent, format_points, ordered, provenance, written
 
 LIVE_REFRESH_SECONDS = 5
-PANEL_WIDTH = 300  # a chart's plotting width: two side by side at 1280 px, one under the other at 1024
+PANEL_WIDTH = 190  # a chart's plotting width: two side by side at 1024 px (564 px of page), three at 1440 (980 px)
+MAX_SMOOTHING = 0.9  # beyond it the average spans most of a 40-epoch run and its end trails the raw value by points
 
 st.title("Compare")
 
@@ -49,12 +50,11 @@ runs = widgets.require_records()
 records = ordered(runs.records)
 names = list(records)
 MODEL_COLOR = model_colours(names)  # each model in its registered title and colour on every chart
-titles = [model_title(name) for name in names]
 
 with st.sidebar:
     chosen = st.multiselect("Models", names, format_func=model_title,
                             **state.kept("compare_models", names, names))
-    smoothing = st.slider("Curve smoothing", min_value=0.0, max_value=0.99, step=0.01,
+    smoothing = st.slider("Curve smoothing", min_value=0.0, max_value=MAX_SMOOTHING, step=0.01,
                           help="TensorBoard's debiased exponential moving average; the raw curve stays visible, "
                                "faint.", **state.kept("compare_smoothing", 0.6))
     differences_only = st.toggle("Recipes: differences only", **state.kept("compare_differences", False))
@@ -83,32 +83,22 @@ curves = compare.learning_curves({name: record.history for name, record in shown
 with st.container(horizontal=True):
     for metric in ("loss", "accuracy"):
         st.altair_chart(fixed_width(learning_curve_chart(curves, metric, chosen), PANEL_WIDTH), width="content")
-st.caption("Solid: train; dashed: validation. Faint lines are the raw values, bold ones smoothed.")
+lag = compare.smoothing_lag(curves)
+st.caption("Solid: train; dashed: validation. Faint lines are the raw values, bold ones smoothed. Drag to pan the "
+           "epochs, scroll to zoom, double-click to reset; click a model in the legend to pick it out (shift-click "
+           "for more). " + (f"At this smoothing the end of a bold accuracy line trails its raw value by up to "
+                            f"{100 * lag:.1f} points (an average over past epochs lags a rising curve): read final "
+                            "values on the faint line or in the tooltip." if lag >= 0.005 else ""))
 
 st.subheader("Test accuracy")
-tta = titled(compare.tta_accuracies(shown))
-evaluations = ["single view", "with TTA"]
-# horizontal bars: the models' names and both evaluations stay readable in a narrow column
-tta_bars = alt.Chart(tta).encode(
-    y=alt.Y("model:N", sort=titles, title=None),
-    yOffset=alt.YOffset("evaluation:N", sort=evaluations),
-    x=alt.X("accuracy:Q", axis=alt.Axis(format="%"), scale=alt.Scale(domain=[0, 1])),
-    tooltip=["model", "evaluation", alt.Tooltip("accuracy:Q", format=".2%")])
-st.altair_chart(fixed_width((tta_bars.mark_bar().encode(
-    color=MODEL_COLOR.legend(None),
-    opacity=alt.Opacity("evaluation:N", sort=evaluations, scale=alt.Scale(domain=evaluations, range=[1.0, 0.5]),
-                        title="evaluation", legend=alt.Legend(orient="bottom")))
-    + tta_bars.mark_text(align="left", dx=3, fontSize=11).encode(text=alt.Text("accuracy:Q", format=".1%")))
-    .properties(title="Single view and with test-time augmentation (flip)", height=alt.Step(16)), PANEL_WIDTH),
-    width="content")
-per_class = titled(compare.per_class_accuracy(shown))
-st.altair_chart(alt.Chart(per_class).mark_bar().encode(
-    x=alt.X("class:N", sort=None, title=None),
-    xOffset=alt.XOffset("model:N", sort=titles),
-    y=alt.Y("accuracy:Q", axis=alt.Axis(format="%")),
-    color=MODEL_COLOR,
-    tooltip=["model", "class", alt.Tooltip("accuracy:Q", format=".2%")],
-).properties(title="Per class", height=300), width="stretch")
+accuracy_charts = st.container(horizontal=True)  # side by side from 1024 px, never squeezed
+seed_runs = compare.seed_accuracies({name: seeds.records[name] for name in chosen if name in seeds.records})
+if not seed_runs.empty:
+    accuracy_charts.altair_chart(seed_accuracy_chart(seed_runs, chosen, width=PANEL_WIDTH), width="content")
+accuracy_charts.altair_chart(grouped_bars(compare.per_class_accuracy(shown), "class", records[chosen[0]].classes,
+                                          "accuracy", chosen, title="Per class (first seed)",
+                                          value_title="test accuracy", width=PANEL_WIDTH), width="content")
+st.caption("Single view: the test image as it is; with TTA: averaged with its mirror image (test-time augmentation).")
 
 st.subheader("Confusion matrices")
 st.caption("Each row is a true class and sums to 100: the percentage of its test images each model called each "
@@ -119,18 +109,18 @@ with st.container(horizontal=True):
         cells = titled(confusion[confusion["model"] == name]).assign(percent=lambda frame: 100 * frame["fraction"])
         heatmap = alt.Chart(cells).encode(
             # every class label shown, angled, never thinned out; the cells hold whole percentages without the sign
-            x=alt.X("predicted:N", sort=None, title=None, axis=alt.Axis(labelAngle=-45, labelOverlap=False)),
-            y=alt.Y("true:N", sort=None, title=None, axis=alt.Axis(labelOverlap=False)),
+            x=alt.X("predicted:N", sort=None, title=None, axis=nominal_axis(labelAngle=-45)),
+            y=alt.Y("true:N", sort=None, title=None, axis=nominal_axis()),
             tooltip=["true", "predicted", "count", alt.Tooltip("fraction:Q", format=".1%")],
         )
         st.altair_chart(labelled_heatmap(heatmap, "fraction", alt.Text("percent:Q", format=".0f"), font_size=8)
-                        .properties(title=model_title(name), width=alt.Step(24), height=alt.Step(20)),
+                        .properties(title=model_title(name), width=alt.Step(22), height=alt.Step(20)),
                         width="content")
 
 st.subheader("Cost")
 costs = compare.cost_table(shown)
 # one column per model, so the table fits a laptop's width whatever the number of figures
-st.dataframe(compare.cost_display(costs))
+st.table(compare.cost_display(costs))  # a static table fits its columns: a data frame scrolled inside itself
 st.caption("Latency: one image at a time. Training images/s: the median epoch (the first also pays for warm-up).")
 scatter_data = titled(costs.reset_index())
 scatters = st.container(horizontal=True)
@@ -140,23 +130,28 @@ for cost, scale in (("MACs per image", alt.Scale(type="log")), ("training second
                                                    scale=alt.Scale(zero=False)),
         color=MODEL_COLOR, tooltip=["model", alt.Tooltip(f"{cost}:Q", format=",.0f"),
                                     alt.Tooltip("test accuracy:Q", format=".2%")])
-    scatters.altair_chart(fixed_width((points.mark_circle(size=120) + points.mark_text(dy=-12).encode(text="model:N"))
-                                      .properties(title=f"Accuracy against {cost}", height=300), PANEL_WIDTH),
-                          width="content")
+    scatter = (points.mark_circle(size=120) + points.mark_text(dy=-12).encode(text="model:N")).properties(
+        title=f"Accuracy against {cost}", height=PLOT_HEIGHT).interactive()  # drag to pan, scroll to zoom
+    scatters.altair_chart(fixed_width(scatter, PANEL_WIDTH), width="content")
 
 st.subheader("Calibration")
 bins = titled(compare.reliability(shown))
 diagonal = alt.Chart(alt.Data(values=[{"x": 0, "y": 0}, {"x": 1, "y": 1}])).mark_line(
     color="gray", strokeDash=[4, 4]).encode(x="x:Q", y="y:Q")  # the axes' formats come from the curve layer
-reliability_chart = alt.Chart(bins).mark_line(point=True).encode(
+reliability_chart = alt.Chart(bins).encode(
     x=alt.X("confidence:Q", scale=alt.Scale(domain=[0, 1]), axis=alt.Axis(format="%"),
             title="mean confidence in the bin"),
     y=alt.Y("accuracy:Q", scale=alt.Scale(domain=[0, 1]), axis=alt.Axis(format="%"), title="accuracy in the bin"),
-    color=MODEL_COLOR, tooltip=["model", "count", alt.Tooltip("confidence:Q", format=".1%"),
-                                alt.Tooltip("accuracy:Q", format=".1%")])
-st.altair_chart(fixed_width((diagonal + reliability_chart).properties(title="Reliability diagram (15 confidence bins)",
-                                                                      height=360), PANEL_WIDTH), width="content")
-st.caption("On the dashed diagonal a model is as sure as it is right; below it, over-confident.")
+    color=MODEL_COLOR, tooltip=["model", alt.Tooltip("count:Q", format=",", title="images in the bin"),
+                                alt.Tooltip("confidence:Q", format=".1%"), alt.Tooltip("accuracy:Q", format=".1%")])
+# each bin's point sized by its number of images: a bin of a few images is a small dot, not a dramatic miss
+bin_points = reliability_chart.mark_circle(opacity=0.8).encode(
+    size=alt.Size("count:Q", title="images in the bin", scale=alt.Scale(type="sqrt", range=[10, 500]),
+                  legend=alt.Legend(orient="bottom", format=",")))
+st.altair_chart(fixed_width((diagonal + reliability_chart.mark_line(opacity=0.6) + bin_points).properties(
+    title="Reliability diagram (15 confidence bins)", height=PANEL_WIDTH), PANEL_WIDTH), width="content")
+st.caption("On the dashed diagonal a model is as sure as it is right; below it, over-confident. Each dot's area is "
+           "its bin's number of test images: most sit in the top bin, a bin of a few images says little.")
 
 st.subheader("Recipes")
 recipes = compare.recipe_table(shown, differences_only)
@@ -166,13 +161,11 @@ else:
     st.dataframe(recipes.rename(columns=model_title), height="content")
 
 st.subheader("The evidence: seeds and every pair of models")
-st.dataframe(titled_index(evidence.seed_table(verdict)), column_config={
-    "mean test accuracy": st.column_config.NumberColumn(format="percent"),
-    "std": st.column_config.NumberColumn(format="percent", help="Over the seeds (0 with one seed)")})
+# static tables, written out: they fit their columns (wrapping headers) at 1024 px instead of scrolling sideways
+st.table(written(titled_index(evidence.seed_table(verdict)).rename(columns={"std": "std over the seeds"}),
+                 {"mean test accuracy": format_percent, "std over the seeds": format_points}))
 if verdict.tested:
-    st.dataframe(evidence.pair_table(verdict.comparisons), column_config={
-        "difference (points)": st.column_config.NumberColumn(format="%+.2f"),
-        "McNemar p": st.column_config.NumberColumn(format="%.3g", help="Exact test; the largest over seeds"),
-        "Holm p": st.column_config.NumberColumn(format="%.3g", help="Corrected for the number of pairs")})
+    st.table(written(compare.pair_display(evidence.pair_table(verdict.comparisons)), compare.PAIR_FORMATS))
+    st.caption("McNemar p: exact test, the largest over the seeds; Holm p: corrected for the number of pairs.")
 elif data is None:
     st.info(f"McNemar's test pairs each test prediction with its label, which needs the data set: {data_problem}.")

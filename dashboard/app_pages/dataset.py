@@ -6,7 +6,7 @@ from cifar_models.normalization import MEAN, STD
 from cifar_models.images import enlarge
 from dashboard import sources, state, widgets
 from dashboard.views import dataset
-from dashboard.views.charts import fixed_width
+from dashboard.views.charts import fixed_width, nominal_axis
 
 PER_PAGE = 40
 GRID_SCALE = 3  # 32 px images drawn at 96 px
@@ -51,24 +51,38 @@ st.caption(f"The {sizes['validation']:,} validation images are held out of the o
 
 st.subheader(f"{class_name.capitalize()} · {dataset.SPLIT_TITLES[split_name]} split")
 st.caption(f"{len(order):,} images in the order of seed {seed}; page {page} of {pages:,}. Under each: index · label; "
-           "**Enlarge** shows it below.")
+           "**Enlarge** shows it enlarged (and below, framed in the grid).")
+
+
+ENLARGE_REQUESTED = "dataset_enlarge_requested"
 
 
 def enlarge_image(index: int) -> None:
     st.session_state[image_key] = index
+    st.session_state[ENLARGE_REQUESTED] = True
 
 
+def show_enlarged(index: int) -> None:
+    """The image drawn ENLARGED_SCALE times, its index and label beside it (under it where the page is narrow)."""
+    enlarged = st.container(horizontal=True, gap="medium")  # the facts wrap under, never over, the image
+    picture, facts = enlarged.container(width="content"), enlarged.container(width=widgets.FACTS_WIDTH)
+    picture.image(enlarge(split.images[index], ENLARGED_SCALE), output_format="PNG", width=32 * ENLARGED_SCALE)
+    facts.markdown(f"**Index** {index} in the {dataset.SPLIT_TITLES[split_name]} split  \n"
+                   f"**Label** {data.classes[split.labels[index]]}  \n"
+                   f"**Size** 32 × 32 pixels, drawn {ENLARGED_SCALE}× without smoothing")
+
+
+# where the reader is looking: over the grid, not 600 px under the window
+enlarged_dialog = st.dialog("Enlarged", width="medium")(show_enlarged)
 widgets.picture_grid([enlarge(split.images[i], GRID_SCALE) for i in shown],
                      [f"#{i} · {data.classes[split.labels[i]]}" for i in shown], [int(i) for i in shown],
-                     width=32 * GRID_SCALE, action="Enlarge", on_pick=enlarge_image, key=f"dataset_grid_{split_name}")
+                     width=32 * GRID_SCALE, action="Enlarge", on_pick=enlarge_image, key=f"dataset_grid_{split_name}",
+                     chosen=int(chosen))
+if st.session_state.pop(ENLARGE_REQUESTED, False):
+    enlarged_dialog(int(chosen))
 
 st.subheader("Enlarged")
-enlarged = st.container(horizontal=True, gap="medium")  # the facts wrap under, never over, the image
-picture, facts = enlarged.container(width="content"), enlarged.container(width=widgets.FACTS_WIDTH)
-picture.image(enlarge(split.images[chosen], ENLARGED_SCALE), output_format="PNG", width=32 * ENLARGED_SCALE)
-facts.markdown(f"**Index** {chosen} in the {dataset.SPLIT_TITLES[split_name]} split  \n"
-               f"**Label** {data.classes[split.labels[chosen]]}  \n"
-               f"**Size** 32 × 32 pixels, drawn {ENLARGED_SCALE}× without smoothing")
+show_enlarged(int(chosen))
 
 st.subheader("Images per class")
 counts = dataset.class_distribution(data)
@@ -76,7 +90,7 @@ counts = dataset.class_distribution(data)
 split_charts = st.container(horizontal=True)
 for colour, title in zip(SPLIT_COLOURS, dataset.SPLIT_TITLES.values()):
     split_charts.altair_chart(fixed_width(alt.Chart(counts[counts["split"] == title]).mark_bar(color=colour).encode(
-        x=alt.X("class:N", sort=list(data.classes), title=None),
+        x=alt.X("class:N", sort=list(data.classes), title=None, axis=nominal_axis()),
         y=alt.Y("count:Q", title="images"),
         tooltip=["split", "class", alt.Tooltip("count:Q", format=",")],
     ).properties(title=title, height=200), 200), width="content")

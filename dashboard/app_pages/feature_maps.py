@@ -7,20 +7,26 @@ import streamlit as st
 from cifar_models import explain
 from cifar_models.checkpoint import FolderNotWritable
 from cifar_models.images import colour_scale
-from cifar_models.models import model_title
+from cifar_models.models import model_colour, model_title
 from dashboard import sources, state, widgets
 from dashboard.views import exemplars
-from dashboard.views.charts import fixed_width, tiles_colour_bar
+from dashboard.views.charts import CATEGORY_STEP, PLOT_HEIGHT, fixed_width, nominal_axis, tiles_colour_bar
 from dashboard.views.common import number_word, ordered
 
 TILE_PIXELS = 96
-SMALL_TILE_PIXELS = 64
+SMALL_TILE_PIXELS = 48
 FILTER_PIXELS = 56
 IMAGE_SCALE = 6
 EXEMPLAR_SCALE = 3
 CLASS_AVERAGE_IMAGES = 100
 PROFILE_WIDTH = 260
 ROBUST_PERCENTILE = 99  # across models: each model's scale ends at the 1st and 99th percentile of its maps
+BRANCH_TITLES = {  # each Inception branch by what it computes, not by its attribute's name
+    "branch1x1": "1x1 convolution",
+    "branch3x3": "3x3 convolution",
+    "branch_double3x3": "two 3x3 convolutions",
+    "branch_pool": "pooling, then 1x1",
+}
 SCOPE_NOTES = {
     "map": "each map from its own lowest to its highest value (under each tile: its highest).",
     "layer": "one scale for the layer's channels, so their strengths compare.",
@@ -93,7 +99,7 @@ st.image([t.image for t in tiles], caption=[t.caption(with_range=scope == "map")
 st.subheader("What a channel responds to")
 all_layers = model.inspectable_layers()
 exemplar_layer = st.selectbox(
-    "Layer", list(all_layers), index=list(all_layers).index(layer_name), key=f"feature_maps_exemplar_layer_{model_name}",
+    "Layer of the channel", list(all_layers), index=list(all_layers).index(layer_name), key=f"feature_maps_exemplar_layer_{model_name}",
     format_func=lambda n: f"{n} · {all_layers[n].kind}", help="Any inspectable layer, SENet's gates included")
 # The grid's layer lists its channels as the grid does (most active for this image first); others by number.
 channel_order = explain.top_channels(maps, None).tolist() if exemplar_layer == layer_name \
@@ -123,22 +129,26 @@ else:
     examples_and_profile = st.container(horizontal=True, gap="medium")  # the profile wraps under on a laptop
     examples_column = examples_and_profile.container(width=3 * (EXEMPLAR_SCALE * 32 + 16))
     profile_column = examples_and_profile.container(width="content")
-    examples_column.caption(f"{exemplar_layer} #{channel}: the {len(tiles)} test images with the largest mean "
-                            "activation (class · test index · activation)")
+    tied = exemplars.tie_note(found[exemplar_layer], channel)
+    if tied:
+        examples_column.warning(tied)
+    examples_column.caption(f"{exemplar_layer} #{channel}: " + (f"{len(tiles)} of the test images that tie at its "
+                            "highest value" if tied else f"the {len(tiles)} test images with the largest mean "
+                            "activation") + " (class · test index · activation)")
     examples_column.image([t.image for t in tiles], caption=[t.caption for t in tiles], output_format="PNG",
                           width=EXEMPLAR_SCALE * 32)
     profile = exemplars.class_profile(found[exemplar_layer], channel, classes)
-    profile_column.altair_chart(fixed_width(alt.Chart(profile).mark_bar().encode(
-        y=alt.Y("class:N", sort=None, title=None),
+    profile_column.altair_chart(fixed_width(alt.Chart(profile).mark_bar(color=model_colour(model_name)).encode(
+        y=alt.Y("class:N", sort=None, title=None, axis=nominal_axis()),
         x=alt.X("mean activation:Q", title="mean activation over the class's test images"),
         tooltip=["class", alt.Tooltip("mean activation:Q", format=".3g"), alt.Tooltip("share:Q", format=".1%")],
-    ).properties(title="Class profile", height=260), PROFILE_WIDTH), width="content")
+    ).properties(title="Class profile", height=alt.Step(CATEGORY_STEP)), PROFILE_WIDTH), width="content")
 
 st.subheader(f"The {number_word(len(names))} models at {depth}")
 st.caption("The same image through each model, at its last block with this spatial resolution: each has downsampled "
            "the image as often, so the maps are comparable in scale.")
-SIDE_BY_SIDE_WIDTH = 4 * SMALL_TILE_PIXELS + 24  # four tiles a row; the models wrap to the next row on a laptop
-side_by_side_row = st.container(horizontal=True, gap="medium")
+SIDE_BY_SIDE_WIDTH = 3 * SMALL_TILE_PIXELS + 26  # three tiles a row: the three models side by side from 1024 px
+side_by_side_row = st.container(horizontal=True, gap="small")
 for name in names:
     column = side_by_side_row.container(width=SIDE_BY_SIDE_WIDTH)
     column.markdown(f"**{model_title(name)}**")
@@ -186,7 +196,8 @@ if model.inspectable_layers("gate"):
     st.altair_chart(alt.Chart(long).mark_line(point=alt.OverlayMarkDef(size=12)).encode(
         x=alt.X("channel:O", sort=order, axis=alt.Axis(labels=False, ticks=False), title="channel (sorted)"),
         y=alt.Y("gate:Q", scale=alt.Scale(domain=[0, 1])),
-        color=alt.Color("series:N", title=None),
+        color=alt.Color("series:N", title=None, scale=alt.Scale(domain=["this image", "class average"],
+                                                                 range=[model_colour(model_name), "#999999"])),
         tooltip=["channel", "series", alt.Tooltip("gate:Q", format=".3f")],
     ).properties(height=260), width="stretch")
 
@@ -197,14 +208,16 @@ if model.inspectable_layers("branch"):
                "the right bar splits its channels. A branch wider on the left than on the right carries more than "
                "its width suggests.")
     modules = shares["module"].unique().tolist()
-    long = shares.melt(["module", "branch"], ["activation share", "channel share"], var_name="measure",
+    long = shares.assign(branch=shares["branch"].map(lambda branch: BRANCH_TITLES.get(branch, branch))).melt(
+        ["module", "branch"], ["activation share", "channel share"], var_name="measure",
                        value_name="share")
     # two full-strength panels side by side: a pale second bar under the first was nearly invisible
     st.altair_chart(alt.Chart(long).mark_bar().encode(
         y=alt.Y("module:N", sort=modules, title=None),
         x=alt.X("share:Q", stack="normalize", axis=alt.Axis(format="%"), title=None),
-        color=alt.Color("branch:N", title="branch", legend=alt.Legend(orient="bottom", columns=2)),
+        color=alt.Color("branch:N", title="branch", legend=alt.Legend(orient="bottom", columns=2, labelLimit=0),
+                        sort=list(BRANCH_TITLES.values())),
         tooltip=["module", "branch", "measure", alt.Tooltip("share:Q", format=".1%")],
-    ).properties(width=200, height=alt.Step(20)).facet(
+    ).properties(width=200, height=max(PLOT_HEIGHT, CATEGORY_STEP * len(modules))).facet(
         column=alt.Column("measure:N", sort=["activation share", "channel share"], title=None,
                           header=alt.Header(labelFontSize=13))))

@@ -11,11 +11,13 @@ from cifar_models.models import model_colour, model_title
 from cifar_models.uploads import MAX_PIXELS, UPLOAD_EXTENSIONS, UploadError
 from dashboard import settings, sources, state, widgets
 from dashboard.views import dataset, gallery
+from dashboard.views.charts import fixed_width, nominal_axis
 from dashboard.views.common import ordered, provenance
 
 SEEN_SCALE = 8
 TOP_ROW_PIXELS = 36  # per class of the top-5 charts
 TOP_FIVE_WIDTH = 280
+CLASS_LABEL_PIXELS = 70  # 'automobile' at 11 px
 GALLERY_SCALE = 3
 GALLERY_PER_PAGE = 24
 ANY_CLASS = "any class"
@@ -66,14 +68,16 @@ else:
             rows = top[top["model"] == name]
             column.markdown(f"**{model_title(name)}**: {rows['class'].iloc[0]}")
             bars = alt.Chart(rows).encode(
-                y=alt.Y("class:N", sort=rows["class"].tolist(), title=None, axis=alt.Axis(labelLimit=120)),
+                # the same room for the class names on every chart, so the three probability axes line up
+                y=alt.Y("class:N", sort=rows["class"].tolist(), title=None,
+                        axis=nominal_axis(minExtent=CLASS_LABEL_PIXELS, maxExtent=CLASS_LABEL_PIXELS)),
                 x=alt.X("probability:Q", scale=alt.Scale(domain=[0, 1]), axis=alt.Axis(format="%")),
                 tooltip=["rank", "class", alt.Tooltip("probability:Q", format=".1%")])
             # every one of the 5 classes gets a row tall enough for its label, and each bar its value
-            column.altair_chart((bars.mark_bar(color=model_colour(name))
-                                 + bars.mark_text(align="left", dx=3).encode(
-                                     text=alt.Text("probability:Q", format=".0%")))
-                                .properties(height=TOP_ROW_PIXELS * len(rows)), width="stretch")
+            chart = (bars.mark_bar(color=model_colour(name))
+                     + bars.mark_text(align="left", dx=3).encode(text=alt.Text("probability:Q", format=".0%")))
+            column.altair_chart(fixed_width(chart.properties(height=TOP_ROW_PIXELS * len(rows)),
+                                            TOP_FIVE_WIDTH - CLASS_LABEL_PIXELS - 40), width="content")
 
 st.subheader(f"Test images {model_title(gallery_model)} gets wrong")
 st.caption(f"{model_title(gallery_model)}: {provenance(runs.records[gallery_model])}")

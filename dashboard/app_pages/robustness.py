@@ -8,8 +8,8 @@ from cifar_models.images import enlarge
 from cifar_models.models import model_title
 from dashboard import sources, state, widgets
 from dashboard.views import robustness
-from dashboard.views.charts import labelled_heatmap, titled_index
-from dashboard.views.common import ordered
+from dashboard.views.charts import CATEGORY_STEP, labelled_heatmap, nominal_axis, titled_index
+from dashboard.views.common import format_percent, ordered, written
 
 SCALE = 3  # 32x32 shown at 96x96
 
@@ -36,14 +36,16 @@ else:
     indices = robustness.example_indices(data.test.labels, draw)
     clean = data.test.images[indices]
     degraded = sources.degraded_images(clean, corruption, severity)
-    st.image([enlarge(image, SCALE) for image in clean], output_format="PNG", width=32 * SCALE,
-             caption=[f"#{index}" for index in indices])
-    st.image([enlarge(image, SCALE) for image in degraded], output_format="PNG", width=32 * SCALE,
-             caption=[f"image {i + 1}" for i in range(len(indices))])
+    # each original above its degraded version, the pairs in a row that wraps: never a pair split across rows
+    with st.container(horizontal=True, gap="small"):
+        for number, (index, original, worse) in enumerate(zip(indices, clean, degraded), start=1):
+            st.image([enlarge(original, SCALE), enlarge(worse, SCALE)], output_format="PNG", width=32 * SCALE,
+                     caption=[f"#{index}", f"image {number}, degraded"])
     # a model whose checkpoint does not load is left out with the reason; the results below do not need it
     loaded = widgets.load_models(names, stop_if_none=False)
     predicted = {name: sources.predicted_classes(name, degraded) for name in loaded}
-    st.dataframe(titled_index(robustness.prediction_table(predicted, data.test.labels[indices])))
+    # one row per image, one column per model: ten rows fit any width, ten columns did not
+    st.table(robustness.prediction_table(predicted, data.test.labels[indices]).T.rename(columns=model_title))
 
 st.subheader("Accuracy per corruption and severity")
 results = sources.load_robustness(names)
@@ -56,22 +58,20 @@ grid = robustness.accuracy_grid(results)
 if grid.empty:
     st.stop()
 st.markdown(robustness.robustness_ranking(results))
-st.dataframe(titled_index(robustness.summary_table(results)), column_config={
-    "clean accuracy": st.column_config.NumberColumn(format="percent", help="On the same subset, uncorrupted"),
-    "mean corruption accuracy": st.column_config.NumberColumn(format="percent",
-                                                              help="The mean over the 75 corruption x severity cells"),
-    robustness.MCE_COLUMN: st.column_config.NumberColumn(
-        format="percent", help="Errors summed over severities relative to Plain CNN's, averaged over the corruptions "
-                               "(ImageNet-C's mCE with Plain CNN in AlexNet's place); lower is more robust"),
-})
+st.table(written(titled_index(robustness.summary_table(results)),
+                 {column: format_percent for column in ("clean accuracy", "mean corruption accuracy",
+                                                        robustness.MCE_COLUMN)}))
+st.caption("Clean accuracy: on the same subset, uncorrupted. Mean corruption accuracy: over the 75 corruption x "
+           "severity cells. mCE: errors summed over severities relative to Plain CNN's, averaged over the "
+           "corruptions (ImageNet-C's mCE with Plain CNN in AlexNet's place); lower is more robust.")
 corruption_order = [robustness.corruption_label(name) for name in CORRUPTION_NAMES]
 measured = [name for name in names if results.get(name)]
 grids = st.container(horizontal=True)  # side by side where they fit, else one under the other: never squeezed
 for name in measured:
     cells = alt.Chart(grid[grid["model"] == name]).encode(
-        x=alt.X("severity:O", title="severity"),
-        y=alt.Y("corruption:N", sort=corruption_order, title=None),
+        x=alt.X("severity:O", title="severity", axis=alt.Axis(labelAngle=0)),
+        y=alt.Y("corruption:N", sort=corruption_order, title=None, axis=nominal_axis()),  # all 15, whole
         tooltip=["corruption", "severity", alt.Tooltip("accuracy:Q", format=".1%")])
     grids.altair_chart(labelled_heatmap(cells, "accuracy", alt.Text("accuracy:Q", format=".0%"), font_size=9)
-                        .properties(title=model_title(name), width=alt.Step(28), height=alt.Step(18)),
+                        .properties(title=model_title(name), width=alt.Step(28), height=alt.Step(CATEGORY_STEP)),
                         width="content")

@@ -11,18 +11,39 @@ from cifar_models.images import ColourScale
 from cifar_models.models import model_colour, model_title
 
 # Merged legends take their symbols from the first layer: drawn at full strength whatever that layer's opacity; under
-# the plot, so that two charts fit side by side at 1280 px.
-LEGEND = alt.Legend(symbolOpacity=1, orient="bottom", direction="vertical")
+# the plot, so that two charts fit side by side at 1024 px.
+LEGEND = alt.Legend(symbolOpacity=1, orient="bottom", direction="vertical", labelLimit=0)
 SPLIT_ORDER = ["train", "validation"]
+# Every chart is sized by its categories: a band axis gives each category CATEGORY_STEP px (room for a 11 px label),
+# a grouped band each model BAR_STEP px, and a quantitative plot is at least PLOT_HEIGHT px tall.
+CATEGORY_STEP = 20
+BAR_STEP = 6
+PLOT_HEIGHT = 200
+# every nominal label drawn in full: Vega-Lite otherwise cuts labels at 180 px with "…" and thins out overlapping ones
+FULL_LABELS = {"labelLimit": 0, "labelOverlap": False}
 
 
-def model_colours(names: Iterable[str], *, title: str | None = "model") -> alt.Color:
+def nominal_axis(**options) -> alt.Axis:
+    """An axis of categories that draws every label, whole."""
+    return alt.Axis(**FULL_LABELS, **options)
+
+
+def model_colours(names: Iterable[str], *, title: str | None = "model", legend: alt.Legend = LEGEND) -> alt.Color:
     """A colour encoding of the ``model`` field, which holds the models' titles (see :func:`titled`), each model in
     its registered colour."""
     names = list(names)
     return alt.Color("model:N", scale=alt.Scale(domain=[model_title(name) for name in names],
                                                 range=[model_colour(name) for name in names]),
-                     title=title, legend=LEGEND)
+                     title=title, legend=legend)
+
+
+def model_picker() -> alt.Parameter:
+    """A click on a model's legend entry (shift-click for more) shows that model and fades the others."""
+    return alt.selection_point(fields=["model"], bind="legend")
+
+
+def picked(selection: alt.Parameter, shown: float, faded: float) -> alt.OpacityValue:
+    return alt.condition(selection, alt.value(shown), alt.value(faded))
 
 
 def titled(frame: pd.DataFrame) -> pd.DataFrame:
@@ -37,23 +58,35 @@ def titled_index(frame: pd.DataFrame) -> pd.DataFrame:
 
 def learning_curve_chart(curves: pd.DataFrame, metric: str, names: list[str]) -> alt.LayerChart:
     """One metric's curves (from ``views.compare.learning_curves``): faint raw lines under bold smoothed ones, one
-    colour per model, solid for train and dashed for validation, with a legend for both."""
+    colour per model, solid for train and dashed for validation, with a legend for both (drawn as strokes, so the
+    dashes show). Drag to pan the epochs, scroll to zoom, click a model in the legend to pick it out."""
+    # strokes, not dots, as the legend's symbols: a dot cannot show a dash
+    strokes = {"symbolOpacity": 1, "orient": "bottom", "direction": "vertical", "labelLimit": 0,
+               "symbolType": "stroke", "symbolStrokeWidth": 2, "symbolSize": 400}
     base = alt.Chart(titled(curves[curves["metric"] == metric])).encode(
         x=alt.X("epoch:Q", axis=alt.Axis(tickMinStep=1)),
-        color=model_colours(names),
-        strokeDash=alt.StrokeDash("split:N", sort=SPLIT_ORDER, title="split", legend=LEGEND))
+        color=model_colours(names, legend=alt.Legend(**strokes)),
+        strokeDash=alt.StrokeDash("split:N", sort=SPLIT_ORDER, title="split",
+                                  legend=alt.Legend(symbolStrokeColor="gray", **strokes)))
     # losses on a log scale: a diverging run would otherwise flatten the others into the axis
     scale = alt.Scale(type="log") if metric == "loss" else alt.Scale(zero=False)
     axis = alt.Axis(format="%") if metric == "accuracy" else alt.Axis()
     value_format = ".2%" if metric == "accuracy" else ".4f"
+    pick = model_picker()
     # Both layers carry the same colour and dash encodings, so Vega-Lite merges them into one legend; a layer with
     # legend=None would make the merged legend disappear altogether.
-    raw = base.mark_line(opacity=0.25).encode(y=alt.Y("raw:Q", title=metric, scale=scale, axis=axis))
-    smoothed = base.mark_line(point=True).encode(
-        y="smoothed:Q",
+    raw = base.mark_line().encode(y=alt.Y("raw:Q", title=metric, scale=scale, axis=axis),
+                                  opacity=picked(pick, 0.25, 0.04))
+    # invisible points carry the tooltips: visible ones sat on the smoothed values and hid the dashes
+    smoothed = base.mark_line(strokeWidth=2, point=alt.OverlayMarkDef(opacity=0, size=80)).encode(
+        y="smoothed:Q", opacity=picked(pick, 1.0, 0.1),
         tooltip=["model", "split", "epoch", alt.Tooltip("raw:Q", format=value_format),
-                 alt.Tooltip("smoothed:Q", format=value_format)])
-    return (raw + smoothed).properties(title=f"{metric.capitalize()} per epoch", height=300)
+                 alt.Tooltip("smoothed:Q", format=value_format)]).add_params(pick)
+    return (raw + smoothed).properties(title=f"{metric.capitalize()} per epoch", height=PLOT_HEIGHT
+                                       ).interactive(bind_y=False)
+
+
+COLOUR_BAR = "colour bar"  # the charts' description: a key, 12 px tall by design, not a plot
 
 
 def colour_bar(scale: ColourScale, title: str, *, ends: tuple[str, str] | None = None, width: int = 260,
@@ -72,7 +105,7 @@ def colour_bar(scale: ColourScale, title: str, *, ends: tuple[str, str] | None =
     return fixed_width(alt.Chart(cells).mark_rect().encode(
         x=alt.X("from:Q", scale=alt.Scale(domain=[scale.low, scale.high], nice=False, zero=False), axis=axis),
         x2="to:Q", color=alt.Color("colour:N", scale=None),
-    ).properties(height=12), width)
+    ).properties(height=12, description=COLOUR_BAR), width)
 
 
 ACTIVATION = "activation"
@@ -103,3 +136,43 @@ def labelled_heatmap(cells: alt.Chart, value: str, label: alt.Text, *, font_size
     return (cells.mark_rect().encode(color=alt.Color(f"{value}:Q", scale=alt.Scale(domain=[0, 1]), legend=None))
             + cells.mark_text(fontSize=font_size).encode(
                 text=label, color=alt.condition(f"datum.{value} > 0.5", alt.value("white"), alt.value("black"))))
+
+
+def grouped_bars(frame: pd.DataFrame, category: str, categories: list[str], value: str, names: list[str], *,
+                 title: str, value_title: str, width: int) -> alt.Chart:
+    """A fraction per category and model (long form, ``model`` by name) as horizontal bars from 0 to 100%: one row
+    per category, every label whole, one bar of BAR_STEP px per model in it, in the models' colours."""
+    titles = [model_title(name) for name in names]
+    chart = alt.Chart(titled(frame)).mark_bar().encode(
+        y=alt.Y(f"{category}:N", sort=categories, title=None, axis=nominal_axis()),
+        yOffset=alt.YOffset("model:N", sort=titles, scale=alt.Scale(domain=titles)),
+        x=alt.X(f"{value}:Q", scale=alt.Scale(domain=[0, 1]), axis=alt.Axis(format="%"), title=value_title),
+        color=model_colours(names),
+        tooltip=["model", category, alt.Tooltip(f"{value}:Q", format=".2%")])
+    return fixed_width(chart.properties(title=title, height=alt.Step(BAR_STEP, **{"for": "offset"})), width)
+
+
+def seed_accuracy_chart(accuracies: pd.DataFrame, names: list[str], *, width: int) -> alt.LayerChart:
+    """Test accuracy per model and evaluation (long form: model by name, evaluation, seed, accuracy): the mean over
+    the seeds as a large mark (its value in the tooltip), each seed as a small dot, on an axis zoomed to the values (a point's
+    gap would vanish on 0–100%). The legend shows what each mark is: models by colour, evaluations by shape."""
+    titles = [model_title(name) for name in names]
+    evaluations = list(dict.fromkeys(accuracies["evaluation"]))
+    seeds = accuracies["seed"].nunique()
+    base = alt.Chart(titled(accuracies)).encode(
+        y=alt.Y("model:N", sort=titles, title=None, axis=nominal_axis()),
+        yOffset=alt.YOffset("evaluation:N", sort=evaluations, scale=alt.Scale(domain=evaluations)),
+        x=alt.X("accuracy:Q", scale=alt.Scale(zero=False, nice=True), axis=alt.Axis(format="%"),
+                title=f"test accuracy (mean over {seeds} seed{'s' * (seeds != 1)})"),
+        color=model_colours(names))
+    means = base.transform_aggregate(accuracy="mean(accuracy)", groupby=["model", "evaluation"])
+    shape = alt.Shape("evaluation:N", sort=evaluations, title="evaluation",
+                      legend=alt.Legend(orient="bottom", direction="vertical", symbolFillColor="gray",
+                                        symbolStrokeColor="gray", labelLimit=0))
+    mean_marks = means.mark_point(size=140, filled=True, opacity=1).encode(
+        shape=shape, tooltip=["model", "evaluation", alt.Tooltip("accuracy:Q", format=".2%", title="mean")])
+    seed_dots = base.mark_point(size=30, filled=True, opacity=0.6).encode(
+        tooltip=["model", "evaluation", "seed", alt.Tooltip("accuracy:Q", format=".2%")])
+    return fixed_width((seed_dots + mean_marks).properties(
+        title=f"Mean over {seeds} seed{'s' * (seeds != 1)} (large) and each seed (small)",
+        height=alt.Step(20, **{"for": "offset"})), width)

@@ -2,7 +2,9 @@
 from __future__ import annotations
 
 import math
-from typing import TypeVar
+from typing import Any, Callable, TypeVar
+
+import pandas as pd
 
 from cifar_models.models import display_order
 from cifar_models.run_record import RunRecord
@@ -58,3 +60,20 @@ def provenance(record: RunRecord) -> str:
     epochs = record.epochs_run
     return (f"{record.device} · {record.precision} · {epochs} epoch{'s' * (epochs != 1)} "
             f"· {format_seconds(record.train_seconds)} training")
+
+
+MISSING = "–"
+
+
+def format_points(fraction: float) -> str:
+    """A difference of accuracies in percentage points: 0.0123 -> '1.23 points'."""
+    return MISSING if not math.isfinite(fraction) else f"{100 * fraction:.2f} points"
+
+
+def written(frame: pd.DataFrame, formats: dict[str, Callable[[Any], str]]) -> pd.DataFrame:
+    """``frame`` as text to read: each column in ``formats`` written by its function, the others with ``str``, and a
+    missing value (None, NaN) as '–' in every column, never 'None'."""
+    def cell(value: Any, write: Callable[[Any], str]) -> str:
+        missing = value is None or (isinstance(value, float) and not math.isfinite(value))
+        return MISSING if missing else write(value)
+    return frame.apply(lambda column: column.map(lambda value: cell(value, formats.get(column.name, str))))

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from cifar_models.models import model_title
-from cifar_models.run_record import EpochRecord
+from cifar_models.run_record import EpochRecord, RunRecord
 
 from .common import Records, format_count, format_percent, format_seconds, ordered
 
@@ -55,12 +55,21 @@ def learning_curves(histories: dict[str, Sequence[EpochRecord]], smoothing: floa
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=columns)
 
 
-def tta_accuracies(records: Records) -> pd.DataFrame:
-    """Long form: model, evaluation ('single view' | 'with TTA'), accuracy."""
-    rows = [{"model": name, "evaluation": evaluation, "accuracy": accuracy}
-            for name, record in ordered(records).items()
-            for evaluation, accuracy in (("single view", record.accuracy), ("with TTA", record.tta_accuracy))]
-    return pd.DataFrame(rows, columns=["model", "evaluation", "accuracy"])
+def smoothing_lag(curves: pd.DataFrame) -> float:
+    """The largest gap between an accuracy curve's last smoothed point and its last raw value (a fraction): how far an
+    average over past epochs trails, at its end, a curve that still rises."""
+    accuracy = curves[curves["metric"] == "accuracy"].sort_values("epoch")
+    last = accuracy.groupby(["model", "split"]).last()
+    return float((last["raw"] - last["smoothed"]).abs().max()) if len(last) else 0.0
+
+
+def seed_accuracies(seed_records: dict[str, Sequence[RunRecord]]) -> pd.DataFrame:
+    """Long form over every seed's record: model, evaluation ('single view' | 'with TTA'), seed, accuracy."""
+    rows = [{"model": name, "evaluation": evaluation, "seed": record.seed, "accuracy": accuracy}
+            for name, records in ordered(seed_records).items() for record in records
+            for evaluation, accuracy in (("single view", record.accuracy), ("with TTA", record.tta_accuracy))
+            if math.isfinite(accuracy)]
+    return pd.DataFrame(rows, columns=["model", "evaluation", "seed", "accuracy"])
 
 
 def per_class_accuracy(records: Records) -> pd.DataFrame:
@@ -153,6 +162,15 @@ def cost_display(costs: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame({model_title(name): [write(costs.loc[name, column]) for _, column, write in COST_ROWS]
                          for name in costs.index},
                         index=pd.Index([label for label, _, _ in COST_ROWS], name="figure"))
+
+
+# how the table of model pairs is written: differences in points with their sign, p-values to 3 digits
+PAIR_FORMATS = {
+    "difference (points)": lambda value: f"{value:+.2f}",
+    "McNemar p": lambda value: f"{value:.3g}",
+    "Holm p": lambda value: f"{value:.3g}",
+    "significant": lambda value: "yes" if value else "no",
+}
 
 
 def _flatten(value: Any, prefix: str = "") -> dict[str, Any]:
