@@ -17,8 +17,10 @@ from cifar_models.models import MODELS, model_colour
 from cifar_models.recipe import DEFAULT_RECIPE, load_recipe_file
 from dashboard.views import attribution as attribution_view
 from dashboard.views import augmentation, compare, dataset, gallery
-from dashboard.views.charts import learning_curve_chart, tiles_colour_bar
-from dashboard.views.common import format_count, format_seconds
+from cifar_models.exemplars import ChannelExemplars
+from dashboard.views import exemplars
+from dashboard.views.charts import BAR_STEP, grouped_bars, learning_curve_chart, seed_accuracy_chart, tiles_colour_bar
+from dashboard.views.common import MISSING, format_count, format_points, format_seconds, written
 from dashboard.views.home import model_card
 from run_records import run_record, three
 
@@ -65,8 +67,9 @@ def test_tables_carry_the_record_values():
     assert costs.loc["senet", "MACs per image"] == 5.5e8 and costs.loc["senet", "training seconds"] == 300
     assert costs.loc["senet", "TTA accuracy"] == pytest.approx(0.954)
     assert costs.loc["senet", "training images/s"] == 1001.0  # median over epochs
-    tta = compare.tta_accuracies(records)
-    assert set(tta["evaluation"]) == {"single view", "with TTA"} and len(tta) == 6
+    seeds = compare.seed_accuracies({name: [record, record] for name, record in records.items()})
+    assert set(seeds["evaluation"]) == {"single view", "with TTA"} and len(seeds) == 12  # models x evaluations x seeds
+    assert list(seeds["model"].unique()) == ["plain_cnn", "senet", "inception"]
     per_class = compare.per_class_accuracy(records)
     assert len(per_class) == 30 and set(per_class["class"]) == set(CLASSES)
     bins = compare.reliability(records)
@@ -274,3 +277,76 @@ def test_gallery_order_by_confidence_puts_unrecorded_last():
     assert list(gallery.gallery_order(indices[::-1], confidence, gallery.BY_INDEX)) == [0, 1, 2, 3]
     with pytest.raises(ValueError, match="unknown gallery order"):
         gallery.gallery_order(indices, confidence, "by colour")
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Charts that show their data (issue 21): sized by their categories, every label whole, what each mark is
+
+
+def nominal_axes(spec: dict) -> list[dict]:
+    """Every nominal position axis of a chart spec, in its layers too."""
+    layers = [spec, *spec.get("layer", [])]
+    return [layer["encoding"][channel].get("axis", {}) for layer in layers for channel in ("x", "y")
+            if channel in layer.get("encoding", {}) and layer["encoding"][channel].get("type") == "nominal"]
+
+
+def test_grouped_bars_give_each_model_a_bar_of_its_own_and_every_class_its_whole_label():
+    frame = compare.per_class_accuracy(three(0.92))
+    spec = grouped_bars(frame, "class", list(CLASSES), "accuracy", list(MODELS), title="Per class",
+                        value_title="test accuracy", width=190).to_dict()
+    assert spec["height"] == {"step": BAR_STEP, "for": "offset"}  # 3 models x 6 px: each class gets 18 px or more
+    assert len(MODELS) * BAR_STEP >= 12
+    assert spec["width"] == 190 and spec["autosize"]["type"] == "pad"  # the plot's size, not the whole chart's
+    assert spec["encoding"]["y"]["sort"] == list(CLASSES)
+    assert all(axis["labelLimit"] == 0 and axis["labelOverlap"] is False for axis in nominal_axes(spec))
+    assert spec["encoding"]["color"]["scale"]["range"] == [model_colour(name) for name in MODELS]
+
+
+def test_learning_curves_draw_dashes_in_their_legend_zoom_and_pick_a_model_from_the_legend():
+    curves = compare.learning_curves({name: record.history for name, record in three(0.92).items()}, 0.6)
+    spec = learning_curve_chart(curves, "accuracy", list(MODELS)).to_dict()
+    raw, smoothed = spec["layer"]
+    assert smoothed["encoding"]["strokeDash"]["legend"]["symbolType"] == "stroke"  # a dot cannot show a dash
+    assert smoothed["encoding"]["color"]["legend"]["symbolType"] == "stroke"
+    assert smoothed["mark"]["point"]["opacity"] == 0  # tooltips without dots hiding the dashes
+    params = [param for part in (spec, *spec["layer"]) for param in part.get("params", [])]
+    assert any(param.get("bind") == "legend" and param["select"]["fields"] == ["model"] for param in params)
+    assert any(param.get("bind") == "scales" and param["select"]["encodings"] == ["x"] for param in params)
+    assert "condition" in raw["encoding"]["opacity"] and "condition" in smoothed["encoding"]["opacity"]
+
+
+def test_smoothing_lag_measures_how_far_the_end_of_a_smoothed_curve_trails_its_raw_value():
+    history = {"senet": three(0.92)["senet"].history}
+    assert compare.smoothing_lag(compare.learning_curves(history, 0.0)) == 0.0
+    rising = compare.smoothing_lag(compare.learning_curves(history, 0.9))
+    last = compare.learning_curves(history, 0.9).query("metric == 'accuracy'").groupby("split").last()
+    assert rising == pytest.approx(float((last["raw"] - last["smoothed"]).abs().max())) and rising > 0.01
+
+
+def test_test_accuracy_chart_shows_the_mean_over_seeds_and_each_seed_on_a_zoomed_axis():
+    first, second = three(0.92), three(0.90, plain=0.89, inception=0.93)
+    seeds = compare.seed_accuracies({name: [first[name], second[name]] for name in first})
+    spec = seed_accuracy_chart(seeds, list(MODELS), width=190).to_dict()
+    dots, means = spec["layer"]
+    assert spec["title"].startswith(f"Mean over {seeds['seed'].nunique()} seed")
+    assert dots["encoding"]["x"]["scale"]["zero"] is False  # a point's gap would vanish on an axis from 0
+    assert means["transform"][0]["aggregate"][0]["op"] == "mean"
+    assert means["encoding"]["shape"]["legend"]["symbolFillColor"] == "gray"  # shapes in the legend, not black boxes
+    assert all(axis["labelLimit"] == 0 for axis in nominal_axes(dots))
+
+
+def test_tables_write_missing_values_as_a_dash_never_none():
+    frame = compare.pd.DataFrame({"Holm p": [0.0123, None], "significant": [True, None]})
+    shown = written(frame, compare.PAIR_FORMATS)
+    assert shown.to_dict("list") == {"Holm p": ["0.0123", MISSING], "significant": ["yes", MISSING]}
+    assert format_points(0.0123) == "1.23 points"
+
+
+def test_a_channel_whose_top_images_tie_is_flagged_as_no_ranking():
+    tied = ChannelExemplars(top_indices=np.arange(18).reshape(2, 9),
+                            top_values=np.array([[0.50390625] * 9, np.linspace(3.0, 1.0, 9)], dtype=np.float32),
+                            class_means=np.array([np.linspace(0.496, 0.4998, 10), np.linspace(0.1, 1.0, 10)],
+                                                 dtype=np.float32))
+    note = exemplars.tie_note(tied, 0)
+    assert "barely varies" in note and "0.504" in note and "0.496" in note
+    assert exemplars.tie_note(tied, 1) == ""

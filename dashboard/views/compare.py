@@ -164,8 +164,28 @@ def cost_display(costs: pd.DataFrame) -> pd.DataFrame:
                         index=pd.Index([label for label, _, _ in COST_ROWS], name="figure"))
 
 
-# how the table of model pairs is written: differences in points with their sign, p-values to 3 digits
+FIRST_ONLY, SECOND_ONLY = "only the first right", "only the second right"
+
+
+def pair_display(pairs: pd.DataFrame) -> pd.DataFrame:
+    """The table of model pairs (``evidence.pair_table``) narrowed for reading: its 'only <model> right' columns, one
+    per model and empty where the model is not in the pair, folded into the pair's first and second model's."""
+    only = [column for column in pairs.columns if column.startswith("only ") and column.endswith(" right")]
+    if not only:
+        return pairs
+    models = [pair.split(" − ") for pair in pairs.index]
+    shown = pairs.drop(columns=only)
+    at = min(pairs.columns.get_loc(column) for column in only)
+    for offset, (column, which) in enumerate(((FIRST_ONLY, 0), (SECOND_ONLY, 1))):
+        shown.insert(at + offset, column, [pairs.loc[pair, f"only {titles[which]} right"]
+                                           for pair, titles in zip(pairs.index, models)])
+    return shown
+
+
+# how the table of model pairs is written: differences in points with their sign, counts whole, p-values to 3 digits
 PAIR_FORMATS = {
+    FIRST_ONLY: lambda value: f"{int(value):,}",
+    SECOND_ONLY: lambda value: f"{int(value):,}",
     "difference (points)": lambda value: f"{value:+.2f}",
     "McNemar p": lambda value: f"{value:.3g}",
     "Holm p": lambda value: f"{value:.3g}",
