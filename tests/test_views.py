@@ -19,7 +19,8 @@ from dashboard.views import attribution as attribution_view
 from dashboard.views import augmentation, compare, dataset, gallery
 from cifar_models.exemplars import ChannelExemplars
 from dashboard.views import exemplars
-from dashboard.views.charts import BAR_STEP, grouped_bars, learning_curve_chart, seed_accuracy_chart, tiles_colour_bar
+from dashboard.views.charts import (BAR_STEP, forest_plot, grouped_bars, learning_curve_chart, seed_accuracy_chart,
+                                    tiles_colour_bar)
 from dashboard.views.common import MISSING, format_count, format_points, format_seconds, written
 from dashboard.views.home import model_card
 from run_records import run_record, three
@@ -350,3 +351,16 @@ def test_a_channel_whose_top_images_tie_is_flagged_as_no_ranking():
     note = exemplars.tie_note(tied, 0)
     assert "barely varies" in note and "0.504" in note and "0.496" in note
     assert exemplars.tie_note(tied, 1) == ""
+
+
+def test_forest_plot_draws_each_pair_with_its_interval_over_the_band_that_is_no_lead_by_far():
+    rows = compare.pd.DataFrame({"pair": ["SENet − Plain CNN", "SENet − Inception"], "lead": [5.24, -1.01],
+                                 "low": [4.72, -1.43], "high": [5.82, -0.59], "significant": [True, True]})
+    spec = forest_plot(rows, 2.0, width=300).to_dict()
+    band, zero, intervals, leads = spec["layer"]
+    assert spec["datasets"][band["data"]["name"]] == [{"from": -2.0, "to": 2.0}]
+    assert spec["datasets"][zero["data"]["name"]] == [{"at": 0.0}]
+    assert intervals["encoding"]["x"]["field"] == "low" and intervals["encoding"]["x2"]["field"] == "high"
+    assert "±2" in intervals["encoding"]["x"]["title"]
+    assert leads["encoding"]["y"]["sort"] == list(rows["pair"]) and leads["encoding"]["y"]["axis"]["labelLimit"] == 0
+    assert spec["height"]["step"] >= 12 and spec["width"] == 300

@@ -76,7 +76,7 @@ st.caption(f"Faithfulness: how much the explained class's probability drops when
            "a map ranks highest are set to the mean colour, minus the drop for as many random pixels. Higher is "
            f"better ({trust.BEST}: each model's best); near zero or below, the map points at pixels that do not "
            "matter more than any others.")
-st.dataframe(trust.trust_table(result), width="content")
+st.table(trust.trust_table(result), width="content")  # static: it fits its columns, never scrolls
 with st.expander("The drops behind the scores"):
     st.dataframe(trust.faithfulness_details(result), hide_index=True)
 stored_trust = sources.load_trust(names)

@@ -176,3 +176,21 @@ def seed_accuracy_chart(accuracies: pd.DataFrame, names: list[str], *, width: in
     return fixed_width((seed_dots + mean_marks).properties(
         title=f"Mean over {seeds} seed{'s' * (seeds != 1)} (large) and each seed (small)",
         height=alt.Step(20, **{"for": "offset"})), width)
+
+
+def forest_plot(rows: pd.DataFrame, min_lead: float, *, width: int = 300) -> alt.LayerChart:
+    """Each pair's lead in accuracy points with its 95% interval (``rows``: pair, lead, low, high, significant), over
+    the band of ±``min_lead`` points that is no lead 'by far' and a rule at zero. A filled dot is a significant lead."""
+    pairs = list(rows["pair"])
+    band = alt.Chart(pd.DataFrame({"from": [-min_lead], "to": [min_lead]})).mark_rect(color="#dddddd", opacity=0.6
+                                                                                       ).encode(x="from:Q", x2="to:Q")
+    zero = alt.Chart(pd.DataFrame({"at": [0.0]})).mark_rule(color="gray", strokeDash=[4, 4]).encode(x="at:Q")
+    base = alt.Chart(rows).encode(y=alt.Y("pair:N", sort=pairs, title=None, axis=nominal_axis()))
+    intervals = base.mark_rule(strokeWidth=2).encode(
+        x=alt.X("low:Q", title=f"lead in accuracy points (shaded: within ±{min_lead:g}, not by far)"), x2="high:Q")
+    leads = base.mark_point(size=90, strokeWidth=2).encode(
+        x="lead:Q", fill=alt.condition("datum.significant", alt.value("black"), alt.value("white")),
+        color=alt.value("black"),
+        tooltip=["pair", alt.Tooltip("lead:Q", format="+.2f"), alt.Tooltip("low:Q", format="+.2f"),
+                 alt.Tooltip("high:Q", format="+.2f"), "significant"])
+    return fixed_width((band + zero + intervals + leads).properties(height=alt.Step(CATEGORY_STEP + 8)), width)
