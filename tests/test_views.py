@@ -210,8 +210,8 @@ def test_learning_curves_have_one_legend_of_titles_for_both_layers():
     the curves had none), the models by title in their registered colours, accuracy in percent."""
     curves = compare.learning_curves({name: record.history for name, record in three(0.92).items()}, 0.6)
     spec = learning_curve_chart(curves, "accuracy", list(three(0.92))).to_dict()
-    layers = spec["layer"]
-    assert len(layers) == 2
+    layers = spec["layer"][:2]  # the lines; the third, invisible, carries the tooltips
+    assert len(spec["layer"]) == 3
     for layer in layers:
         encoding = {**spec.get("encoding", {}), **layer.get("encoding", {})}
         assert encoding["color"].get("legend", {}) is not None and encoding["strokeDash"].get("legend", {}) is not None
@@ -306,10 +306,11 @@ def test_grouped_bars_give_each_model_a_bar_of_its_own_and_every_class_its_whole
 def test_learning_curves_draw_dashes_in_their_legend_zoom_and_pick_a_model_from_the_legend():
     curves = compare.learning_curves({name: record.history for name, record in three(0.92).items()}, 0.6)
     spec = learning_curve_chart(curves, "accuracy", list(MODELS)).to_dict()
-    raw, smoothed = spec["layer"]
-    assert smoothed["encoding"]["strokeDash"]["legend"]["symbolType"] == "stroke"  # a dot cannot show a dash
-    assert smoothed["encoding"]["color"]["legend"]["symbolType"] == "stroke"
-    assert smoothed["mark"]["point"]["opacity"] == 0  # tooltips without dots hiding the dashes
+    raw, smoothed, hover = spec["layer"]
+    assert raw["mark"]["type"] == smoothed["mark"]["type"] == "line" and "point" not in smoothed["mark"]  # a
+    # dot on the line (and so in the legend) cannot show a dash
+    assert hover["mark"] == {"type": "point", "opacity": 0, "size": 80} and "tooltip" in hover["encoding"]
+    assert "color" not in hover["encoding"] and "strokeDash" not in hover["encoding"]  # outside the legends
     params = [param for part in (spec, *spec["layer"]) for param in part.get("params", [])]
     assert any(param.get("bind") == "legend" and param["select"]["fields"] == ["model"] for param in params)
     assert any(param.get("bind") == "scales" and param["select"]["encodings"] == ["x"] for param in params)
@@ -329,7 +330,7 @@ def test_test_accuracy_chart_shows_the_mean_over_seeds_and_each_seed_on_a_zoomed
     seeds = compare.seed_accuracies({name: [first[name], second[name]] for name in first})
     spec = seed_accuracy_chart(seeds, list(MODELS), width=190).to_dict()
     dots, means = spec["layer"]
-    assert spec["title"].startswith(f"Mean over {seeds['seed'].nunique()} seed")
+    assert spec["title"] == "Mean of 2 seeds and each seed" and "the mean" in dots["encoding"]["x"]["title"]
     assert dots["encoding"]["x"]["scale"]["zero"] is False  # a point's gap would vanish on an axis from 0
     assert means["transform"][0]["aggregate"][0]["op"] == "mean"
     assert means["encoding"]["shape"]["legend"]["symbolFillColor"] == "gray"  # shapes in the legend, not black boxes

@@ -60,33 +60,29 @@ def learning_curve_chart(curves: pd.DataFrame, metric: str, names: list[str]) ->
     """One metric's curves (from ``views.compare.learning_curves``): faint raw lines under bold smoothed ones, one
     colour per model, solid for train and dashed for validation, with a legend for both (drawn as strokes, so the
     dashes show). Drag to pan the epochs, scroll to zoom, click a model in the legend to pick it out."""
-    # strokes, not dots, as the legend's symbols: a dot cannot show a dash
-    strokes = {"symbolOpacity": 1, "orient": "bottom", "direction": "vertical", "labelLimit": 0,
-               "symbolType": "stroke", "symbolStrokeWidth": 2, "symbolSize": 400}
-    base = alt.Chart(titled(curves[curves["metric"] == metric])).encode(
+    frame = titled(curves[curves["metric"] == metric])
+    # lines without dots: the legend then draws strokes, dashed for validation (a dot cannot show a dash)
+    base = alt.Chart(frame).encode(
         x=alt.X("epoch:Q", axis=alt.Axis(tickMinStep=1)),
-        color=model_colours(names, legend=alt.Legend(**strokes)),
-        strokeDash=alt.StrokeDash("split:N", sort=SPLIT_ORDER, title="split",
-                                  legend=alt.Legend(symbolStrokeColor="gray", **strokes)))
+        color=model_colours(names),
+        strokeDash=alt.StrokeDash("split:N", sort=SPLIT_ORDER, title="split", legend=LEGEND))
     # losses on a log scale: a diverging run would otherwise flatten the others into the axis
     scale = alt.Scale(type="log") if metric == "loss" else alt.Scale(zero=False)
     axis = alt.Axis(format="%") if metric == "accuracy" else alt.Axis()
     value_format = ".2%" if metric == "accuracy" else ".4f"
     pick = model_picker()
-    # Both layers carry the same colour and dash encodings, so Vega-Lite merges them into one legend; a layer with
-    # legend=None would make the merged legend disappear altogether.
+    # Both line layers carry the same colour and dash encodings, so Vega-Lite merges them into one legend; a layer
+    # with legend=None would make the merged legend disappear altogether.
     raw = base.mark_line().encode(y=alt.Y("raw:Q", title=metric, scale=scale, axis=axis),
                                   opacity=picked(pick, 0.25, 0.04))
-    # invisible points carry the tooltips: visible ones sat on the smoothed values and hid the dashes
-    smoothed = base.mark_line(strokeWidth=2, point=alt.OverlayMarkDef(opacity=0, size=80)).encode(
-        y="smoothed:Q", opacity=picked(pick, 1.0, 0.1),
+    smoothed = base.mark_line(strokeWidth=2).encode(y="smoothed:Q", opacity=picked(pick, 1.0, 0.1)).add_params(pick)
+    # invisible points, outside the legends, carry the tooltips: visible ones hid the dashes
+    hover = alt.Chart(frame).mark_point(opacity=0, size=80).encode(
+        x="epoch:Q", y="smoothed:Q",
         tooltip=["model", "split", "epoch", alt.Tooltip("raw:Q", format=value_format),
-                 alt.Tooltip("smoothed:Q", format=value_format)]).add_params(pick)
-    return (raw + smoothed).properties(title=f"{metric.capitalize()} per epoch", height=PLOT_HEIGHT
-                                       ).interactive(bind_y=False)
-
-
-COLOUR_BAR = "colour bar"  # the charts' description: a key, 12 px tall by design, not a plot
+                 alt.Tooltip("smoothed:Q", format=value_format)])
+    return (raw + smoothed + hover).properties(title=f"{metric.capitalize()} per epoch", height=PLOT_HEIGHT
+                                               ).interactive(bind_y=False)
 
 
 def colour_bar(scale: ColourScale, title: str, *, ends: tuple[str, str] | None = None, width: int = 260,
@@ -158,12 +154,12 @@ def seed_accuracy_chart(accuracies: pd.DataFrame, names: list[str], *, width: in
     gap would vanish on 0–100%). The legend shows what each mark is: models by colour, evaluations by shape."""
     titles = [model_title(name) for name in names]
     evaluations = list(dict.fromkeys(accuracies["evaluation"]))
-    seeds = accuracies["seed"].nunique()
+    seeds = int(accuracies.groupby(["model", "evaluation"]).size().max())  # runs per model
     base = alt.Chart(titled(accuracies)).encode(
         y=alt.Y("model:N", sort=titles, title=None, axis=nominal_axis()),
         yOffset=alt.YOffset("evaluation:N", sort=evaluations, scale=alt.Scale(domain=evaluations)),
         x=alt.X("accuracy:Q", scale=alt.Scale(zero=False, nice=True), axis=alt.Axis(format="%"),
-                title=f"test accuracy (mean over {seeds} seed{'s' * (seeds != 1)})"),
+                title="test accuracy (large: the mean; small: each seed)"),
         color=model_colours(names))
     means = base.transform_aggregate(accuracy="mean(accuracy)", groupby=["model", "evaluation"])
     shape = alt.Shape("evaluation:N", sort=evaluations, title="evaluation",
@@ -174,7 +170,7 @@ def seed_accuracy_chart(accuracies: pd.DataFrame, names: list[str], *, width: in
     seed_dots = base.mark_point(size=30, filled=True, opacity=0.6).encode(
         tooltip=["model", "evaluation", "seed", alt.Tooltip("accuracy:Q", format=".2%")])
     return fixed_width((seed_dots + mean_marks).properties(
-        title=f"Mean over {seeds} seed{'s' * (seeds != 1)} (large) and each seed (small)",
+        title=f"Mean of {seeds} seed{'s' * (seeds != 1)} and each seed",  # narrower than the chart: it would widen it
         height=alt.Step(20, **{"for": "offset"})), width)
 
 
