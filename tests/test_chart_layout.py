@@ -5,7 +5,10 @@ drawn whole (Vega cuts a long one with "…" and hides overlapping ones), and no
 The checks read the SVG that vega-embed renders (`.role-frame`/`.role-scope` backgrounds are the plot areas,
 `.role-axis-label` the labels) and the tables' scroll widths. They run on the committed checkpoints, the only set with
 every figure a page can draw (robustness grids, exemplars, a second seed) and whose weights do not matter here."""
+import re
+
 import pytest
+from playwright.sync_api import expect
 
 from conftest import REPO
 from dashboard import navigation
@@ -101,3 +104,51 @@ def test_every_chart_shows_its_data_and_every_table_fits_at_1024_px(browser, com
     wide = [(table["head"], round(table["hidden"]), round(table["past"])) for table in found["tables"]
             if table["hidden"] > 1 or table["past"] > 1]
     assert not wide, f"tables wider than their container (hidden px, px past the column): {wide}"
+
+
+CAPTIONS = """() => [...document.querySelectorAll('[data-testid="stImageCaption"]')].map(caption => {
+  const box = caption.getBoundingClientRect();
+  return {text: caption.textContent, left: Math.round(box.left), top: Math.round(box.top)};
+})"""
+
+
+def test_pictures_that_belong_together_stay_together_at_1024_px(browser, committed_app_url):  # noqa: F811
+    """Robustness: each original right above its degraded version; Feature maps: the three models in one row."""
+    page = drawn_page(browser, committed_app_url, "robustness", None)
+    try:
+        captions = page.evaluate(CAPTIONS)
+    finally:
+        page.close()
+    originals = [caption for caption in captions if caption["text"].startswith("#")]
+    degraded = [caption for caption in captions if caption["text"].endswith(", degraded")]
+    assert len(originals) == len(degraded) == 10
+    assert all(a["left"] == b["left"] and a["top"] < b["top"] for a, b in zip(originals, degraded))
+
+    page = drawn_page(browser, committed_app_url, "feature_maps", None)
+    try:
+        headers = [page.get_by_text(re.compile(r" · top \d+ of \d+ channels$")).nth(i).bounding_box()
+                   for i in range(3)]
+    finally:
+        page.close()
+    assert len({round(box["y"]) for box in headers}) == 1, headers  # one row, not two plus one
+
+
+FRAMED = """() => [...document.querySelectorAll('[data-testid="stImageCaption"]')]
+  .filter(caption => getComputedStyle(caption.closest('[data-testid="stVerticalBlock"]')).borderTopWidth !== '0px')
+  .map(caption => caption.textContent)"""
+
+
+def test_enlarge_shows_the_image_in_a_dialog_and_frames_its_thumbnail(browser, committed_app_url):  # noqa: F811
+    """The enlarged image opens where the reader looks (a dialog over the grid), not 600 px under the window, and the
+    thumbnail it came from is framed."""
+    page = drawn_page(browser, committed_app_url, "dataset", None)
+    try:
+        picked = page.evaluate(CAPTIONS)[2]["text"]  # the grid's third picture: '#<index> · <class>'
+        page.get_by_role("button", name="Enlarge", exact=True).nth(2).click()
+        dialog = page.get_by_role("dialog")
+        expect(dialog).to_contain_text(f"Index {picked.split(' · ')[0][1:]} in", timeout=60_000)
+        expect(dialog.get_by_role("img")).to_have_count(1)
+        page.wait_for_selector(RUN_FINISHED, timeout=60_000)
+        assert page.evaluate(FRAMED) == [picked]
+    finally:
+        page.close()

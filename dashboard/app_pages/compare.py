@@ -124,10 +124,12 @@ st.table(compare.cost_display(costs))  # a static table fits its columns: a data
 st.caption("Latency: one image at a time. Training images/s: the median epoch (the first also pays for warm-up).")
 scatter_data = titled(costs.reset_index())
 scatters = st.container(horizontal=True)
-for cost, scale in (("MACs per image", alt.Scale(type="log")), ("training seconds", alt.Scale(zero=False))):
+# padded scales: a model at the end of an axis keeps its whole dot and name inside the plot
+for cost, scale in (("MACs per image", alt.Scale(type="log", padding=24)),
+                    ("training seconds", alt.Scale(zero=False, padding=24))):
     points = alt.Chart(scatter_data).encode(
         x=alt.X(f"{cost}:Q", scale=scale), y=alt.Y("test accuracy:Q", axis=alt.Axis(format="%"),
-                                                   scale=alt.Scale(zero=False)),
+                                                   scale=alt.Scale(zero=False, padding=24)),
         color=MODEL_COLOR, tooltip=["model", alt.Tooltip(f"{cost}:Q", format=",.0f"),
                                     alt.Tooltip("test accuracy:Q", format=".2%")])
     scatter = (points.mark_circle(size=120) + points.mark_text(dy=-12).encode(text="model:N")).properties(
@@ -147,7 +149,7 @@ reliability_chart = alt.Chart(bins).encode(
 # each bin's point sized by its number of images: a bin of a few images is a small dot, not a dramatic miss
 bin_points = reliability_chart.mark_circle(opacity=0.8).encode(
     size=alt.Size("count:Q", title="images in the bin", scale=alt.Scale(type="sqrt", range=[10, 500]),
-                  legend=alt.Legend(orient="bottom", format=",")))
+                  legend=alt.Legend(orient="bottom", format="~s")))
 st.altair_chart(fixed_width((diagonal + reliability_chart.mark_line(opacity=0.6) + bin_points).properties(
     title="Reliability diagram (15 confidence bins)", height=PANEL_WIDTH), PANEL_WIDTH), width="content")
 st.caption("On the dashed diagonal a model is as sure as it is right; below it, over-confident. Each dot's area is "
