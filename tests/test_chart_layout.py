@@ -126,7 +126,7 @@ def test_pictures_that_belong_together_stay_together_at_1024_px(browser, committ
 
     page = drawn_page(browser, committed_app_url, "feature_maps", None)
     try:
-        headers = [page.get_by_text(re.compile(r" · top \d+ of \d+ channels$")).nth(i).bounding_box()
+        headers = [page.get_by_text(re.compile(r"top \d+ of \d+ channels")).nth(i).bounding_box()
                    for i in range(3)]
     finally:
         page.close()

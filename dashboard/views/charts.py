@@ -85,6 +85,9 @@ def learning_curve_chart(curves: pd.DataFrame, metric: str, names: list[str]) ->
                                                ).interactive(bind_y=False)
 
 
+COLOUR_BAR = "colour bar"  # the charts' description: a key, 12 px tall by design, not a plot
+
+
 def colour_bar(scale: ColourScale, title: str, *, ends: tuple[str, str] | None = None, width: int = 260,
                steps: int = 48) -> alt.Chart:
     """The colour bar of ``scale``: its colours from ``low`` to ``high`` with the end values (or the words ``ends``,
