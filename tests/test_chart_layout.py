@@ -80,6 +80,8 @@ def drawn_page(browser, url: str, path: str, model: str | None):  # noqa: F811 (
         sidebar.get_by_role("button", name="Explain").click()
         page.get_by_text("Which map to trust").wait_for(timeout=180_000)
     page.wait_for_selector(RUN_FINISHED, timeout=180_000)
+    for summary in page.locator('[data-testid="stExpander"] summary').all():  # what a reader can open is measured too
+        summary.click()
     page.wait_for_function(EVERYTHING_DRAWN, timeout=60_000)
     return page
 

@@ -75,7 +75,7 @@ def test_home_cards_show_the_records(open_app, trained_checkpoints, cifar):
 def test_compare_shows_the_numbers_of_the_records(open_app, trained_checkpoints):
     app = open_app("app_pages/compare.py", trained_checkpoints)
     records = records_of(trained_checkpoints)
-    costs = app.dataframe[0].value  # a column per model (by title), a row per figure, written out
+    costs = app.table[0].value  # a column per model (by title), a row per figure, written out
     assert list(costs.columns) == [model_title(name) for name in records]
     for name, record in records.items():
         column = costs[model_title(name)]
@@ -89,7 +89,7 @@ def test_compare_shows_the_numbers_of_the_records(open_app, trained_checkpoints)
     # with the data, the verdict rests on McNemar's test and the bootstrap interval (tests/test_evidence.py)
     assert '"By far" means a lead that is significant' in page_text(app) and "Holm-corrected p" in page_text(app)
     assert "Too weak to say: they are smoke runs on" in app.warning[0].value  # the verdict, as a warning
-    assert list(app.dataframe[2].value.index) == [model_title(name) for name in records]  # the seeds table
+    assert list(app.table[1].value.index) == [model_title(name) for name in records]  # the seeds table
 
     frames = chart_frames(app)
     curves = frames[0]  # the loss chart's data: the history, raw and smoothed
@@ -100,14 +100,14 @@ def test_compare_shows_the_numbers_of_the_records(open_app, trained_checkpoints)
         shown = per_class.query(f"model == '{model_title(name)}'")["accuracy"]
         assert list(shown) == pytest.approx(record.test.per_class_accuracy)
 
-    recipes = app.dataframe[1].value
+    recipes = app.dataframe[0].value
     assert recipes.loc["lr", "SENet"] == json.dumps(records["senet"].recipe.lr)
     app.toggle(key=state.widget_key("compare_differences")).set_value(True).run()
     differing = compare.recipe_table(records, differences_only=True)
     if differing.empty:
         assert "The recipes are identical." in page_text(app)  # no recipe table; the evidence tables follow
     else:
-        assert list(app.dataframe[1].value.index) == list(differing.index)
+        assert list(app.dataframe[0].value.index) == list(differing.index)
 
 
 def test_a_new_run_record_shows_up_without_a_restart(open_app, trained_checkpoints, tmp_path):
@@ -116,11 +116,11 @@ def test_a_new_run_record_shows_up_without_a_restart(open_app, trained_checkpoin
         shutil.copy(folder / RECORD_FILE, tmp_path / folder.name / RECORD_FILE)
     app = open_app("app_pages/compare.py", tmp_path)
     record = read_record(tmp_path / "senet")
-    assert app.dataframe[0].value.loc["test accuracy", "SENet"] == format_percent(record.accuracy)
+    assert app.table[0].value.loc["test accuracy", "SENet"] == format_percent(record.accuracy)
     retrained = replace(record, test=replace(record.test, accuracy=0.987))  # as if SENet had been retrained
     write_json(tmp_path / "senet" / RECORD_FILE, retrained.to_json())
     app.run()
-    assert app.dataframe[0].value.loc["test accuracy", "SENet"] == "98.70%"
+    assert app.table[0].value.loc["test accuracy", "SENet"] == "98.70%"
     assert "98.70%" in page_text(app)
 
 
@@ -135,7 +135,7 @@ def test_compare_smoothing_and_model_selector(open_app, trained_checkpoints):
 
     app.multiselect(key=state.widget_key("compare_models")).set_value(["senet", "plain_cnn"]).run()
     assert not app.exception
-    assert list(app.dataframe[0].value.columns) == ["Plain CNN", "SENet"]  # the cost table, in display order
+    assert list(app.table[0].value.columns) == ["Plain CNN", "SENet"]  # the cost table, in display order
     assert set(chart_frames(app)[0]["model"]) == {"Plain CNN", "SENet"}  # the charts name models by title
 
 
@@ -219,7 +219,7 @@ def what_names_models(app: AppTest) -> list[str]:
     shown = []
     for kind in ("selectbox", "multiselect", "radio"):
         shown += [str(option) for widget in app.get(kind) for option in widget.options]
-    for frame in (element.value for element in app.dataframe):
+    for frame in (element.value for element in (*app.dataframe, *app.table)):
         shown += [str(label) for label in (*frame.index, *frame.columns)]
         shown += [str(cell) for cell in frame.to_numpy().ravel()]
     shown += [str(model) for frame in chart_frames(app) if "model" in frame for model in frame["model"]]

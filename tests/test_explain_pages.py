@@ -102,10 +102,10 @@ def test_attribution_runs_on_the_button_only(open_app, trained_checkpoints):
     app = open_app(ATTRIBUTION, trained_checkpoints)
     assert_rendered(app, ATTRIBUTION)
     assert "Press **Explain**" in page_text(app)
-    assert not app.dataframe, "nothing is computed before the button"
+    assert not app.dataframe and not app.table, "nothing is computed before the button"
     app.sidebar.button[0].click().run()
     assert_rendered(app, ATTRIBUTION)
-    trust, faithfulness = [frame.value for frame in app.dataframe]
+    trust, faithfulness = app.table[0].value, app.dataframe[0].value
     assert len(faithfulness) == 9  # three models x the default three methods, in the expander
     assert {"Integrated Gradients", "Grad-CAM", "Saliency"} == set(faithfulness["method"])
     # the compact table: a row per method, a column per model, each model's most faithful method starred
@@ -131,7 +131,7 @@ def test_attribution_runs_on_the_button_only(open_app, trained_checkpoints):
 
     # The opacity only redraws; a new target asks for the button again.
     app.sidebar.slider[-1].set_value(0.2).run()
-    assert [info.value for info in app.info] == [missing] and len(app.dataframe) == 2
+    assert [info.value for info in app.info] == [missing] and len(app.table) == len(app.dataframe) == 1
     app.sidebar.selectbox[0].set_value("ship").run()
     assert "Press **Explain**" in page_text(app)
     app.sidebar.button[0].click().run()
@@ -139,7 +139,7 @@ def test_attribution_runs_on_the_button_only(open_app, trained_checkpoints):
     # Settings explained before come back without the button, the same figures (cached, not computed again).
     app.sidebar.selectbox[0].set_value("each model's prediction").run()
     assert [info.value for info in app.info] == [missing]
-    pd.testing.assert_frame_equal(app.dataframe[1].value, faithfulness)
+    pd.testing.assert_frame_equal(app.dataframe[0].value, faithfulness)
 
 
 def test_attribution_other_methods_baseline_and_layer(open_app, trained_checkpoints):

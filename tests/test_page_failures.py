@@ -83,7 +83,7 @@ def test_every_page_with_metrics_says_how_each_model_was_made(open_app, untraine
 
     compare = open_app(COMPARE, untrained_checkpoints, data=tmp_path / "no-data")
     assert all(f"{model_title(name)}: {made[name]}" in page_text(compare) for name in records)
-    costs = compare.dataframe[0].value
+    costs = compare.table[0].value
     assert list(costs.loc["precision"]) == ["bf16"] * 3 and list(costs.loc["epochs"]) == ["3"] * 3  # a column each
 
 

@@ -11,6 +11,7 @@ from cifar_models.checkpoint import find_checkpoints, find_seed_checkpoints, rea
 from cifar_models.corruptions import CORRUPTION_NAMES
 from cifar_models.robustness import (ROBUSTNESS_FILE, corruption_errors, mean_corruption_accuracy, read_robustness,
                                      stratified_subset, summarise)
+from dashboard.views.common import format_percent
 
 
 def test_stratified_subset_takes_the_first_images_of_each_class_in_order():
@@ -108,14 +109,14 @@ def test_robustness_page_degrades_the_same_images_and_maps_each_models_grid(open
     app.sidebar.slider[0].set_value(5)
     app.run()
     assert_rendered(app, ROBUSTNESS_PAGE)
-    clean, degraded = app.get("image")[:2]  # each an st.image list
-    assert len(clean.proto.imgs) == len(degraded.proto.imgs) == 10  # one test image per class, before and after
-    predictions = app.dataframe[0].value
-    assert list(predictions.index) == ["true class", "Plain CNN", "rival"]  # by title (an unregistered name as is)
-    assert all(cell[0] in "✓✗" for cell in predictions.loc["rival"])
-    summary = app.dataframe[1].value
+    pairs = app.get("image")[:10]  # one test image per class, each an st.image of the original and its degraded one
+    assert len(pairs) == 10 and all(len(pair.proto.imgs) == 2 for pair in pairs)
+    predictions = app.table[0].value  # a row per image, a column per model
+    assert list(predictions.columns) == ["true class", "Plain CNN", "rival"]  # by title (an unregistered name as is)
+    assert len(predictions) == 10 and all(cell[0] in "✓✗" for cell in predictions["rival"])
+    summary = app.table[1].value
     record = read_robustness(checkpoints / "rival")
-    assert summary.loc["rival", "mean corruption accuracy"] == pytest.approx(record["mean_corruption_accuracy"])
+    assert summary.loc["rival", "mean corruption accuracy"] == format_percent(record["mean_corruption_accuracy"])
     grids = [frame for frame in chart_frames(app) if "severity" in frame]
     assert len(grids) == 2 and all(len(frame) == 75 for frame in grids)  # 15 corruptions x 5 severities each
     fog_5 = grids[1].set_index(["corruption", "severity"]).loc[("Fog (weather)", 5), "accuracy"]
@@ -131,4 +132,4 @@ def test_robustness_page_says_how_to_measure_when_there_is_no_result(open_app, t
     assert_rendered(app, ROBUSTNESS_PAGE)
     assert "No current robustness result for Plain CNN" in page_text(app)  # the model by title
     assert f"python scripts/evaluate.py --robustness --checkpoints {two_seeds[0]}" in page_text(app)
-    assert app.dataframe  # the degraded examples work without a stored result
+    assert app.table  # the degraded examples work without a stored result
