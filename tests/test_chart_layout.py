@@ -13,7 +13,7 @@ from playwright.sync_api import expect
 from conftest import REPO
 from dashboard import navigation
 from dashboard.browser import RUN_FINISHED, serve_dashboard
-from test_browser import EVERYTHING_DRAWN, browser, playwright  # noqa: F401 (fixtures: one Chromium per module)
+from test_browser import EVERYTHING_DRAWN
 
 WIDTH = 1024
 MIN_PLOT_HEIGHT = 120  # px: the class probabilities had 0, the per-class accuracies about 50
@@ -67,7 +67,7 @@ def committed_app_url(tmp_path_factory):
         yield url
 
 
-def drawn_page(browser, url: str, path: str, model: str | None):  # noqa: F811 (the fixture's name)
+def drawn_page(browser, url: str, path: str, model: str | None):
     """The page at WIDTH px with everything drawn: Attribution explained, Feature maps on ``model``."""
     page = browser.new_page(viewport={"width": WIDTH, "height": 3600})
     page.goto(f"{url}/{path}")
@@ -87,7 +87,7 @@ def drawn_page(browser, url: str, path: str, model: str | None):  # noqa: F811 (
 
 
 @pytest.mark.parametrize(("path", "model"), MODEL_VIEWS)
-def test_every_chart_shows_its_data_and_every_table_fits_at_1024_px(browser, committed_app_url, path, model):  # noqa: F811
+def test_every_chart_shows_its_data_and_every_table_fits_at_1024_px(browser, committed_app_url, path, model):
     page = drawn_page(browser, committed_app_url, path, model)
     try:
         assert page.locator('[data-testid="stException"]').count() == 0
@@ -114,7 +114,7 @@ CAPTIONS = """() => [...document.querySelectorAll('[data-testid="stImageCaption"
 })"""
 
 
-def test_pictures_that_belong_together_stay_together_at_1024_px(browser, committed_app_url):  # noqa: F811
+def test_pictures_that_belong_together_stay_together_at_1024_px(browser, committed_app_url):
     """Robustness: each original right above its degraded version; Feature maps: the three models in one row."""
     page = drawn_page(browser, committed_app_url, "robustness", None)
     try:
@@ -140,7 +140,7 @@ FRAMED = """() => [...document.querySelectorAll('[data-testid="stImageCaption"]'
   .map(caption => caption.textContent)"""
 
 
-def test_enlarge_shows_the_image_in_a_dialog_and_frames_its_thumbnail(browser, committed_app_url):  # noqa: F811
+def test_enlarge_shows_the_image_in_a_dialog_and_frames_its_thumbnail(browser, committed_app_url):
     """The enlarged image opens where the reader looks (a dialog over the grid), not 600 px under the window, and the
     thumbnail it came from is framed."""
     page = drawn_page(browser, committed_app_url, "dataset", None)
