@@ -27,7 +27,7 @@ from cifar_models.robustness import DEFAULT_PER_CLASS, DEFAULT_SEED, evaluate_ch
 from dashboard.settings import TRAIN_SCRIPT, data_advice, retrain_advice
 
 
-def main(argv: list[str] | None = None) -> int:
+def build_parser() -> ScriptParser:
     parser = ScriptParser(__doc__)
     parser.add_argument("--checkpoints", default=str(DEFAULT_CHECKPOINT_DIR), help="folder of <model>/ checkpoints")
     parser.add_argument("--data", help="CIFAR-10 location (default: $CIFAR10_DATA, else ./data)")
@@ -51,7 +51,11 @@ def main(argv: list[str] | None = None) -> int:
                         help="every attribution method's faithfulness on a stratified test subset, for each image "
                              f"the model's prediction; writes <model>/{trust.TRUST_FILE} (the Attribution page's "
                              "'which map to trust' over many images)")
-    args = parser.parse_args(argv)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
     try:
         device = device_here(args.device)
     except DeviceError as error:
@@ -67,13 +71,13 @@ def main(argv: list[str] | None = None) -> int:
     except DataError as error:
         print(f"error: {error}{data_advice(error)}", file=sys.stderr)
         return 2
+    mode = next((measure for option, measure in MODES.items() if getattr(args, option)), reevaluate)
+    return mode(args, found, data, device)
+
+
+def reevaluate(args: argparse.Namespace, found: dict[str, Path], data, device) -> int:
+    """Without a mode: each checkpoint's test accuracy again, beside the recorded one; one JSON line per model."""
     test = data.test
-    if args.exemplars:
-        return compute_exemplars(args, found, data, device)
-    if args.robustness:
-        return measure_robustness(args, found, test, device)
-    if args.faithfulness:
-        return measure_faithfulness(args, found, data, device)
     count = len(test) if args.limit is None else min(args.limit, len(test))
     images, labels = test.images[:count], test.labels[:count]
     checkpoints, failures = load_all(found, device, args.precision)
@@ -160,8 +164,9 @@ def per_class_fits(labels, per_class: int) -> bool:
     return True
 
 
-def measure_robustness(args: argparse.Namespace, found: dict[str, Path], test, device) -> int:
+def measure_robustness(args: argparse.Namespace, found: dict[str, Path], data, device) -> int:
     """--robustness: every checkpoint on the corrupted subset; one JSON summary line per model."""
+    test = data.test
     per_class = args.per_class or DEFAULT_PER_CLASS
     if not per_class_fits(test.labels, per_class):
         return 2
@@ -182,6 +187,9 @@ def measure_robustness(args: argparse.Namespace, found: dict[str, Path], test, d
                           "written": str(found[name] / "robustness.json")}))
     return 1 if failures else 0
 
+
+# option -> what it computes instead of re-evaluating (each takes the arguments, the checkpoints, the data, the device)
+MODES = {"exemplars": compute_exemplars, "robustness": measure_robustness, "faithfulness": measure_faithfulness}
 
 if __name__ == "__main__":
     raise SystemExit(main())
