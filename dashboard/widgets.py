@@ -13,10 +13,14 @@ from cifar_models.data import CIFAR10, DataError, download_cifar10, missing_data
 from cifar_models.images import enlarge
 from cifar_models.models import MODELS, model_title
 from cifar_models.uploads import UPLOAD_EXTENSIONS, UploadError
+from cifar_models.statistics import SIGNIFICANCE
+from cifar_models.verdict import Verdict
 from dashboard import sources
 from dashboard.settings import (CHECKPOINTS_ENV, DOWNLOAD_COMMAND, data_advice, data_argument, data_location,
                                 retrain_advice, train_command)
 from dashboard.state import IMAGE_CHOICE, IMAGE_SOURCE_CHOICE, UPLOAD_CHOICE, kept
+from dashboard.views import evidence
+from dashboard.views.charts import forest_plot
 from dashboard.views.common import number_word, ordered, provenance
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -233,3 +237,16 @@ def show_chosen_image(chosen: ChosenImage, scale: int):
     for note in chosen.notes:
         facts.caption(note)
     return facts
+
+
+def verdict_picture(verdict: Verdict, width: int) -> None:
+    """The verdict as a forest plot: each rival's lead with its 95% interval over the band that is no lead by far;
+    nothing where the pairs could not be tested (the verdict's sentence says why)."""
+    rows = evidence.forest_rows(verdict)
+    if rows.empty:
+        return
+    st.altair_chart(forest_plot(rows, 100 * verdict.min_lead, width=width), width="content")
+    st.caption(f"Each line: {model_title(verdict.question)}'s lead over a rival in accuracy points, with its 95% "
+               "interval (paired bootstrap over the test images); a filled dot is significant (McNemar, "
+               f"Holm-corrected p < {SIGNIFICANCE:g}); the shaded band, within ±{100 * verdict.min_lead:g} points, "
+               "is no lead by far; the dashed line is no difference.")

@@ -5,16 +5,17 @@ from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from cifar_models.checkpoint import RECORD_FILE, find_seed_checkpoints, read_seed_records, write_json
 from cifar_models.recipe import DEFAULT_RECIPE
 from cifar_models.run_record import RunRecord
 from cifar_models.verdict import MIN_LEAD, VERDICT_RULE, GroundTruth, judge
-from dashboard.views.evidence import pair_table, seed_table
+from dashboard.views.evidence import forest_rows, pair_table, seed_table
 from run_records import run_record
 
-from apptest_helpers import HOME, page_text
+from apptest_helpers import HOME, chart_frames, page_text
 
 COMPARE = "app_pages/compare.py"
 REPO = Path(__file__).resolve().parents[1]
@@ -62,6 +63,17 @@ def test_a_significant_three_point_lead_is_by_far_and_the_sentence_carries_its_f
     mean = np.mean([r.accuracy for r in seed_records["senet"]])
     assert f"SENet {mean:.2%} ± " in verdict.details and "On 4,000 test images, SENet against Plain CNN: +3.00" \
         in verdict.details
+
+
+def test_the_forest_plot_rows_are_the_verdicts_rivals_in_points_and_untested_ones_are_not_drawn():
+    seed_records, labels = runs(3.0)
+    verdict = judge(seed_records, labels, resamples=500)
+    (pair,) = verdict.rivals
+    rows = forest_rows(verdict)
+    assert rows.to_dict("records") == [{"pair": "SENet − Plain CNN", "lead": pytest.approx(3.0),
+                                        "low": pytest.approx(100 * pair.interval[0]),
+                                        "high": pytest.approx(100 * pair.interval[1]), "significant": True}]
+    assert forest_rows(judge(seed_records)).empty  # without the labels nothing was tested: no interval to draw
 
 
 def test_the_rule_takes_its_numbers_from_the_constants():
@@ -246,7 +258,8 @@ def test_home_and_compare_give_the_one_verdict_and_name_a_cut_or_unreadable_seed
     home = open_app(HOME, root, data=nowhere)
     assert not home.exception and expected.sentence in [text.value for text in home.markdown]
     compare = open_app(COMPARE, root, data=nowhere)
-    assert not compare.exception and compare.info[0].value == f"**{expected.sentence}**"
+    assert not compare.exception and compare.info[0].value == f"### {expected.sentence}"
+    assert not [frame for page in (home, compare) for frame in chart_frames(page) if "pair" in frame]  # untested
     warnings = [box.value for box in compare.warning]
     for folder in ("senet", "plain_cnn"):
         assert any(f"seed-1/{folder}` is left out of the verdict: " in text and "run.json" in text for text in warnings)
@@ -261,7 +274,15 @@ def test_with_the_data_home_and_compare_show_the_same_tested_figures(open_app, t
     assert expected.tested and expected.sentence.startswith("No: SENet trails Inception by 1.01 points (95% interval")
     home, compare = open_app(HOME, root), open_app(COMPARE, root)
     assert expected.sentence in [text.value for text in home.markdown]
-    assert compare.info[0].value == f"**{expected.sentence}**" and expected.details in page_text(compare)
+    assert compare.info[0].value == f"### {expected.sentence}" and expected.details in page_text(compare)
+    # The verdict as a picture, the same rows on both pages: each rival's lead and interval in points
+    rows = forest_rows(expected)
+    assert list(rows["pair"]) == ["SENet − Plain CNN", "SENet − Inception"]
+    assert rows.loc[1, "lead"] == pytest.approx(-1.01, abs=0.005) and rows["significant"].all()
+    for page in (home, compare):
+        [drawn] = [frame for frame in chart_frames(page) if "pair" in frame]
+        pd.testing.assert_frame_equal(drawn[list(rows.columns)], rows, check_dtype=False)
+        assert "the shaded band, within ±2 points, is no lead by far" in page_text(page)
 
 
 def test_train_all_closes_with_the_same_verdict_and_names_what_it_left_out(tmp_path):

@@ -12,6 +12,7 @@ from dashboard.views.common import format_percent, format_points, ordered, prove
 
 LIVE_REFRESH_SECONDS = 5
 PANEL_WIDTH = 190  # a chart's plotting width: two side by side at 1024 px (564 px of page), three at 1440 (980 px)
+FOREST_WIDTH = 380  # the verdict's forest plot: its pair labels beside it within 564 px of page at 1024 px
 MAX_SMOOTHING = 0.9  # beyond it the average spans most of a 40-epoch run and its end trails the raw value by points
 
 st.title("Compare")
@@ -63,7 +64,8 @@ seeds = sources.load_seed_records()
 data, data_problem = widgets.available_data()
 verdict = sources.verdict(data)  # the one verdict: Home gives its sentence, train_all.py prints it
 st.subheader(f"Is {model_title(verdict.question)} the best by far?")
-getattr(st, evidence.ANSWER_BOX[verdict.answer])(f"**{verdict.sentence}**")
+getattr(st, evidence.ANSWER_BOX[verdict.answer])(f"### {verdict.sentence}")
+widgets.verdict_picture(verdict, FOREST_WIDTH)
 st.markdown(verdict.details)
 for message in [*verdict.left_out, *evidence.unread_seeds({folder: problem for folder, problem in seeds.problems.items()
                                                            if folder.parent != runs.root})]:

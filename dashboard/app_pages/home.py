@@ -6,6 +6,8 @@ from dashboard import navigation, settings, sources, widgets
 from dashboard.views.common import number_word
 from dashboard.views.home import model_card
 
+HOME_FOREST_WIDTH = 260  # the verdict's picture, small: Compare shows it large with the evidence
+
 st.title(navigation.HOME_HEADING)
 st.markdown(
     f"{number_word(len(MODELS)).capitalize()} CNN families trained on CIFAR-10 under one recipe — a plain CNN, a "
@@ -37,4 +39,5 @@ for column, spec in zip(st.columns(len(MODELS)), MODELS.values()):
 verdict = sources.verdict(widgets.available_data()[0])  # the one verdict, as Compare shows it with its evidence
 st.subheader(f"Is {model_title(verdict.question)} the best by far?")
 st.markdown(verdict.sentence)
+widgets.verdict_picture(verdict, HOME_FOREST_WIDTH)
 st.page_link("app_pages/compare.py", label="The evidence, on the Compare page", icon=":material/leaderboard:")

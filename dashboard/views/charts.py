@@ -19,6 +19,7 @@ SPLIT_ORDER = ["train", "validation"]
 CATEGORY_STEP = 20
 BAR_STEP = 6
 PLOT_HEIGHT = 200
+FOREST_MIN_HEIGHT = 120  # px: the verdict's picture, small as it is on Home
 # every nominal label drawn in full: Vega-Lite otherwise cuts labels at 180 px with "…" and thins out overlapping ones
 FULL_LABELS = {"labelLimit": 0, "labelOverlap": False}
 
@@ -192,4 +193,6 @@ def forest_plot(rows: pd.DataFrame, min_lead: float, *, width: int = 300) -> alt
         color=alt.value("black"),
         tooltip=["pair", alt.Tooltip("lead:Q", format="+.2f"), alt.Tooltip("low:Q", format="+.2f"),
                  alt.Tooltip("high:Q", format="+.2f"), "significant"])
-    return fixed_width((band + zero + intervals + leads).properties(height=alt.Step(CATEGORY_STEP + 8)), width)
+    # a row of room per pair, and never less than a readable plot: two pairs alone would make a 56 px strip
+    height = max(FOREST_MIN_HEIGHT, (CATEGORY_STEP + 8) * len(pairs))
+    return fixed_width((band + zero + intervals + leads).properties(height=height), width)

@@ -34,3 +34,13 @@ def pair_table(comparisons: tuple[PairComparison, ...]) -> pd.DataFrame:
 def unread_seeds(problems: dict) -> list[str]:
     """A message per seed record that does not read: it is left out of the verdict, the others are used."""
     return [f"`{folder}` is left out of the verdict: {problem}" for folder, problem in problems.items()]
+
+
+def forest_rows(verdict: Verdict) -> pd.DataFrame:
+    """The tested rivals of the verdict as a forest plot's rows (``views.charts.forest_plot``): the pair, the question
+    model's lead and its 95% interval in accuracy points, and whether the lead is significant (Holm-corrected)."""
+    return pd.DataFrame([
+        {"pair": f"{model_title(row.model)} − {model_title(row.rival)}", "lead": 100 * row.lead,
+         "low": 100 * row.interval[0], "high": 100 * row.interval[1], "significant": bool(row.significant)}
+        for row in verdict.rivals if row.interval is not None],
+        columns=["pair", "lead", "low", "high", "significant"])
