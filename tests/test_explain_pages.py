@@ -193,6 +193,9 @@ def test_predict_gallery_pages_by_confidence_and_opens_one_in_attribution(open_a
     assert_rendered(app, ATTRIBUTION)  # moved to the Attribution page, on that image
     assert app.session_state[state.IMAGE_CHOICE] == by_confidence[24]
     assert image_captions(app)[0].startswith(f"test image #{by_confidence[24]} ·")
+    # explained at once, with the page's default settings: no second click on the page's own button
+    assert "Press **Explain**" not in page_text(app) and "Most faithful map per model" in page_text(app)
+    assert image_captions(app)[1:] == ["overlay", "heat map"] * 3 * 3
 
 
 def bad_uploads(photo: np.ndarray) -> dict[str, bytes]:

@@ -15,7 +15,6 @@ PROBABILITY_WIDTH = 260  # px of probability axis, beside the class names
 PREDICTED = "each model's prediction"
 DEFAULT_METHODS = ["integrated_gradients", "grad_cam", "saliency"]
 EXPLAINED_KEY = "attribution_explained"  # the settings explained in this session: shown again without the button
-EXPLAIN_REQUESTED = "attribution_explain_requested"
 
 st.title("Attribution")
 with st.spinner("Loading captum and the models (the first visit only)…"):  # seconds: not a blank page meanwhile
@@ -41,7 +40,7 @@ with st.sidebar:
                               "block that still has 4x4 positions.")
     opacity = st.slider("Overlay opacity", 0.0, 1.0, 0.6, step=0.05)
     st.button("Explain", type="primary", disabled=chosen is None or not methods,
-              **state.on_click_sets(EXPLAIN_REQUESTED))
+              **state.on_click_sets(widgets.EXPLAIN_REQUESTED))
 
 if chosen is None:
     st.stop()
@@ -52,7 +51,7 @@ options = attribution.AttributionOptions(baseline=baseline, ig_steps=steps)
 grad_cam_layers = {name: layer for name, layer in depths.get(depth, {}).items() if layer is not None}
 settings = (chosen.title, chosen.pixels.tobytes(), target, tuple(methods), options, tuple(grad_cam_layers.items()))
 explained = st.session_state.setdefault(EXPLAINED_KEY, set())
-if st.session_state.pop(EXPLAIN_REQUESTED, False):
+if st.session_state.pop(widgets.EXPLAIN_REQUESTED, False):
     explained.add(settings)
 if settings not in explained:
     st.info("Press **Explain** in the sidebar to compute the attributions for this image and these settings "
