@@ -16,8 +16,9 @@ from itertools import combinations
 
 import numpy as np
 from scipy import stats
-from statsmodels.stats.contingency_tables import mcnemar
-from statsmodels.stats.multitest import multipletests
+
+# statsmodels is imported where the tests run, not here: training prints the verdict (cifar_models.verdict imports this
+# module) on machines without it, such as the lent GPU machine, where the paired tests are left for later.
 
 SIGNIFICANCE = 0.05  # of McNemar's test, after Holm's correction over the pairs
 
@@ -44,6 +45,8 @@ class PairComparison:
 
 def mcnemar_exact(correct_a: np.ndarray, correct_b: np.ndarray) -> float:
     """Two-sided p-value of McNemar's exact test on paired correctness vectors (booleans, same images)."""
+    from statsmodels.stats.contingency_tables import mcnemar
+
     correct_a, correct_b = np.asarray(correct_a, bool), np.asarray(correct_b, bool)
     table = [[np.sum(correct_a & correct_b), np.sum(correct_a & ~correct_b)],
              [np.sum(~correct_a & correct_b), np.sum(~correct_a & ~correct_b)]]
@@ -86,6 +89,8 @@ def compare_models(predictions: dict[str, SeedPredictions], labels: np.ndarray, 
                          p_value=max(mcnemar_exact(a[k], b[k]) for k in range(len(seeds)))))
     if not rows:
         return []
+    from statsmodels.stats.multitest import multipletests
+
     rejected, corrected, _, _ = multipletests([row["p_value"] for row in rows], alpha=SIGNIFICANCE, method="holm")
     return [PairComparison(**row, p_corrected=float(p), significant=bool(reject))
             for row, p, reject in zip(rows, corrected, rejected)]
