@@ -200,7 +200,7 @@ def test_robustness_leaves_out_the_models_that_do_not_load_with_the_reason(open_
     assert len(errors) == 2
     assert errors[0].startswith("SENet is left out: Weights ") and "do not match the architecture 'senet'" in errors[0]
     assert errors[1].startswith("xyz is left out: Run record ") and "unknown model 'xyz'; known models" in errors[1]
-    predictions = app.dataframe[0].value
+    predictions = app.table[0].value
     assert list(predictions.index) == ["true class", "Plain CNN", "Inception"]  # the others are still shown
 
 

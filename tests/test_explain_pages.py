@@ -73,7 +73,8 @@ def test_feature_maps_inception_branch_shares(open_app, trained_checkpoints):
     app.sidebar.selectbox(key=MODEL_WIDGET).set_value("inception").run()
     assert_rendered(app, FEATURE_MAPS)
     [frame] = [frame for frame in chart_frames(app) if "measure" in frame]
-    assert set(frame["branch"]) == {"branch1x1", "branch3x3", "branch_double3x3", "branch_pool"}
+    # each branch by what it computes, not by its attribute's name
+    assert set(frame["branch"]) == {"1x1 convolution", "3x3 convolution", "two 3x3 convolutions", "pooling, then 1x1"}
     sums = frame.groupby(["module", "measure"])["share"].sum()
     np.testing.assert_allclose(sums, 1.0, rtol=1e-6)
 

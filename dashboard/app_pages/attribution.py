@@ -84,7 +84,7 @@ if stored_trust:
     st.caption("Over many images: each method's mean faithfulness on the first 10 test images of each class, each "
                "explained for the model's prediction, with its 95% interval over the images. One image's winner "
                "(above) can differ: trust a method whose interval is above zero and apart from the others'.")
-    st.dataframe(trust.trust_over_images_table(stored_trust), width="content")
+    st.table(trust.trust_over_images_table(stored_trust), width="content")
 missing_trust = [model_title(name) for name in names if name not in stored_trust]
 if missing_trust:
     st.info(f"No faithfulness over many images for {', '.join(missing_trust)} (or it was measured on other "
