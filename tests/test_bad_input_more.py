@@ -201,7 +201,7 @@ def test_robustness_leaves_out_the_models_that_do_not_load_with_the_reason(open_
     assert errors[0].startswith("SENet is left out: Weights ") and "do not match the architecture 'senet'" in errors[0]
     assert errors[1].startswith("xyz is left out: Run record ") and "unknown model 'xyz'; known models" in errors[1]
     predictions = app.table[0].value
-    assert list(predictions.index) == ["true class", "Plain CNN", "Inception"]  # the others are still shown
+    assert list(predictions.columns) == ["true class", "Plain CNN", "Inception"]  # the others are still shown
 
 
 def test_compare_names_an_unknown_model_with_its_folder(open_app, unloadable, tmp_path):
