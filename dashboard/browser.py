@@ -29,6 +29,12 @@ NO_CHROMIUM = (f"no Chromium found (looked at ${CHROMIUM_ENV}, {', '.join(CHROMI
                "Playwright's own build); run scripts/setup_test_env.sh to install one")
 # Streamlit's own end-to-end tests wait on these attributes: connected, and the script run finished.
 RUN_FINISHED = '[data-testid="stApp"][data-test-connection-state="CONNECTED"][data-test-script-state="notRunning"]'
+# Everything drawn: no skeletons, every image loaded, every chart's marks in its SVG (a page's script run can end
+# before the browser has drawn what it sent).
+EVERYTHING_DRAWN = """() => (!document.querySelector('[data-testid="stSkeleton"], [data-testid="stSkeletonElement"]')
+  && [...document.images].every(image => image.complete && image.naturalWidth > 0)
+  && [...document.querySelectorAll('[data-testid="stVegaLiteChart"]')]
+       .every(chart => chart.querySelector('svg .role-mark')))"""
 VIEWPORT = {"width": 1400, "height": 3600}  # tall: Streamlit scrolls inside the page, so this shows it all
 
 

@@ -18,7 +18,7 @@ from cifar_models.recipe import load_recipe_file
 from conftest import REPO
 from dashboard import navigation
 # the helpers that serve the dashboard and drive Chromium, shared with the benchmark
-from dashboard.browser import RUN_FINISHED, open_page, serve_dashboard
+from dashboard.browser import EVERYTHING_DRAWN, RUN_FINISHED, open_page, serve_dashboard
 
 # URL path -> the title the page shows; every page file that exists is covered.
 PAGES = {navigation.url_path(page): page.shown_title for page in navigation.available_pages()}
@@ -26,11 +26,6 @@ EXCEPTION = '[data-testid="stException"]'
 SCREENSHOTS = Path(__file__).resolve().parents[1] / "artifacts" / "screenshots"
 LAYOUT_WIDTHS = (1440, 1280, 1024)  # a desktop and two laptops
 MIN_CHART_WIDTH = 240  # px: at 1024 no chart may collapse below this (the TTA chart was a sliver)
-# The page is drawn: no placeholder left, every image loaded, every chart's marks rendered.
-EVERYTHING_DRAWN = """() => (!document.querySelector('[data-testid="stSkeleton"], [data-testid="stSkeletonElement"]')
-  && [...document.images].every(image => image.complete && image.naturalWidth > 0)
-  && [...document.querySelectorAll('[data-testid="stVegaLiteChart"]')]
-       .every(chart => chart.querySelector('svg .role-mark')))"""
 # Each rendered chart's box, and the main column's right edge: a chart that is too narrow or runs off the page.
 MEASURE_CHARTS = """() => {
   const main = document.querySelector('[data-testid="stMainBlockContainer"]').getBoundingClientRect();

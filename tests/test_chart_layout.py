@@ -12,8 +12,7 @@ from playwright.sync_api import expect
 
 from conftest import REPO
 from dashboard import navigation
-from dashboard.browser import RUN_FINISHED, serve_dashboard
-from test_browser import EVERYTHING_DRAWN
+from dashboard.browser import EVERYTHING_DRAWN, RUN_FINISHED, serve_dashboard
 
 WIDTH = 1024
 MIN_PLOT_HEIGHT = 120  # px: the class probabilities had 0, the per-class accuracies about 50
