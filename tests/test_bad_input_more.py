@@ -30,7 +30,7 @@ from test_bad_input import NOWHERE, image_tree, train
 ROBUSTNESS, COMPARE = "app_pages/robustness.py", "app_pages/compare.py"
 # the scripts whose options argparse checks (gpu_machine_venv.py runs before the project's packages are installed)
 SCRIPTS = ["train_all", "evaluate", "prepare_data", "benchmark_training", "benchmark_robustness", "benchmark_explain",
-           "benchmark_dashboard", "benchmark_uploads"]
+           "benchmark_dashboard", "benchmark_uploads", "docs_screenshots"]
 
 
 def png_bytes(pixels: np.ndarray) -> bytes:
