@@ -92,7 +92,7 @@ def test_compare_shows_the_numbers_of_the_records(open_app, trained_checkpoints)
     assert list(app.table[1].value.index) == [model_title(name) for name in records]  # the seeds table
 
     frames = chart_frames(app)
-    curves = frames[0]  # the loss chart's data: the history, raw and smoothed
+    curves = learning_curves(app)
     per_class = next(frame for frame in frames if set(frame.columns) == {"model", "class", "accuracy"})
     for name, record in records.items():  # the charts name the models by title
         raw = curves.query(f"model == '{model_title(name)}' and metric == 'loss' and split == 'validation'")["raw"]
@@ -124,11 +124,16 @@ def test_a_new_run_record_shows_up_without_a_restart(open_app, trained_checkpoin
     assert "98.70%" in page_text(app)
 
 
+def learning_curves(app: AppTest):
+    """The first learning-curve chart's data (the history, raw and smoothed); the verdict's forest plot comes first."""
+    return next(frame for frame in chart_frames(app) if "raw" in frame)
+
+
 def test_compare_smoothing_and_model_selector(open_app, trained_checkpoints):
     app = open_app("app_pages/compare.py", trained_checkpoints)
-    before = chart_frames(app)[0]
+    before = learning_curves(app)
     app.slider(key=state.widget_key("compare_smoothing")).set_value(0.0).run()
-    after = chart_frames(app)[0]
+    after = learning_curves(app)
     np.testing.assert_allclose(after["raw"], before["raw"])  # the raw curve stays as recorded
     np.testing.assert_allclose(after["smoothed"], after["raw"])  # no smoothing: the same curve
     assert not np.allclose(before["smoothed"], before["raw"])
@@ -136,7 +141,7 @@ def test_compare_smoothing_and_model_selector(open_app, trained_checkpoints):
     app.multiselect(key=state.widget_key("compare_models")).set_value(["senet", "plain_cnn"]).run()
     assert not app.exception
     assert list(app.table[0].value.columns) == ["Plain CNN", "SENet"]  # the cost table, in display order
-    assert set(chart_frames(app)[0]["model"]) == {"Plain CNN", "SENet"}  # the charts name models by title
+    assert set(learning_curves(app)["model"]) == {"Plain CNN", "SENet"}  # the charts name models by title
 
 
 def augmented(app: AppTest) -> tuple[list[str], list[str]]:
