@@ -220,11 +220,16 @@ def _read_trust(folder: str, identity: tuple, result: str) -> TrustRecord | None
 
 def load_trust(names: list[str]) -> dict[str, TrustRecord]:
     """Each model's faithfulness over many images (``evaluate.py --faithfulness``) where it was measured on the
-    weights now in its folder; read again when the result or the weights change."""
+    weights now in its folder; read again when the result or the weights change. A damaged one is named in a
+    warning and counts as none, as a damaged robustness result does."""
     root = checkpoint_root()
-    found = {name: _read_trust(str(root / name), checkpoint_identity(root / name),
-                               _file_identity(root / name / TRUST_FILE))
-             for name in names}
+    found = {}
+    for name in names:
+        try:
+            found[name] = _read_trust(str(root / name), checkpoint_identity(root / name),
+                                      _file_identity(root / name / TRUST_FILE))
+        except CheckpointError as error:  # not cached: read again on the next run, until it is measured again
+            st.warning(str(error))
     return {name: record for name, record in found.items() if record is not None}
 
 

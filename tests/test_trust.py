@@ -116,3 +116,14 @@ def test_evaluate_faithfulness_refuses_more_images_per_class_than_the_test_split
     result = run_script("scripts/evaluate.py", "--checkpoints", str(tmp_path), "--faithfulness", "--per-class",
                         "1001", "--device", "cpu", check=False)
     assert result.returncode == 2 and "--per-class 1001" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_a_damaged_result_is_named_on_the_attribution_page_and_the_models_still_explain(tmp_path, open_app):
+    for name in ("plain_cnn", "inception"):
+        shutil.copytree(COMMITTED / name, tmp_path / name, ignore=shutil.ignore_patterns(TRUST_FILE))
+    (tmp_path / "inception" / TRUST_FILE).write_text("{not json")
+    app = open_app(ATTRIBUTION, tmp_path)
+    app.sidebar.button[0].click().run()
+    assert_rendered(app, ATTRIBUTION)
+    assert any(TRUST_FILE in warning.value and "evaluate.py --faithfulness" in warning.value for warning in app.warning)
+    assert "Most faithful map per model — Plain CNN: **" in page_text(app)  # this image's maps, both models
