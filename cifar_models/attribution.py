@@ -27,6 +27,7 @@ from .explain import deepest_block, intra_op_threads
 from .images import ColourScale, colour_scale
 from .models.base import CifarNet, evaluating
 from .normalization import denormalize, model_input, normalize, to_uint8_images
+from .precision import autocast, resolve_precision
 
 BASELINES = {
     "black": "black image",
@@ -106,9 +107,10 @@ def _saliency(model: CifarNet, inputs: torch.Tensor, target: int, options: Attri
 
 def _integrated_gradients(model: CifarNet, inputs: torch.Tensor, target: int,
                           options: AttributionOptions) -> MethodResult:
-    attributions, deltas = IntegratedGradients(model).attribute(
-        inputs, baselines=baseline_for(options.baseline, inputs), target=target, n_steps=options.ig_steps,
-        internal_batch_size=options.internal_batch_size, return_convergence_delta=True)
+    with autocast(resolve_precision(options.ig_precision, inputs.device), inputs.device):
+        attributions, deltas = IntegratedGradients(model).attribute(
+            inputs, baselines=baseline_for(options.baseline, inputs), target=target, n_steps=options.ig_steps,
+            internal_batch_size=options.internal_batch_size, return_convergence_delta=True)
     return MethodResult(_to_heatmap(attributions, "sum"), delta=float(deltas[0]))
 
 

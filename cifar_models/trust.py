@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -24,6 +24,7 @@ from tqdm.auto import tqdm
 from .attribution_options import AttributionOptions
 from .checkpoint import WEIGHTS_FILE, CheckpointError, weights_digest, write_json
 from .models.base import CifarNet
+from .precision import resolve_precision
 from .robustness import stratified_subset
 from .schema import Limits, SchemaError, read_json, spec
 
@@ -85,6 +86,8 @@ def measure_trust(name: str, model: CifarNet, checkpoint_dir: str | Path, test_i
     """Every attribution method's faithfulness on the first ``per_class`` test images of each class."""
     from .attribution import METHODS, explain_model  # captum: imported only where maps are computed
 
+    device = next(model.parameters()).device  # the record says what "auto" meant here
+    options = replace(options, ig_precision=resolve_precision(options.ig_precision, device))
     indices = stratified_subset(test_labels, per_class)
     scores: dict[str, list[float]] = {method: [] for method in METHODS}
     targets = []

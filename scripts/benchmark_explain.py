@@ -7,7 +7,7 @@ Two figures, each the median of --repeats runs after one warm-up run, on a real 
 * feature maps: one image through one model, keeping the Feature maps page's default layer, and its grid of the
   top 16 channels coloured (target: at most 0.3 s), for each model;
 * attribution panel: the Attribution page's Explain button with its defaults: the three models, Integrated Gradients
-  with 32 steps, Grad-CAM and Saliency, each with its faithfulness score (target: at most 3 s).
+  with its default steps, Grad-CAM and Saliency, each with its faithfulness score (target: at most 3 s).
 
 Each is measured twice in one run: as the machine is, then while a busy loop the script starts (a second Python
 process pinned to one core) keeps one core busy, the way a user's laptop usually is; the script stops the loop before
@@ -17,20 +17,15 @@ timed.
 """
 from __future__ import annotations
 
-import os
-import statistics
-import subprocess
 import sys
-import time
-from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
-from typing import Callable, ContextManager, Iterator
 
 import torch
 
 from cifar_models import MODELS, build_model
 from cifar_models.arguments import ScriptParser
 from cifar_models.attribution import AttributionOptions, explain_image, explainable_copy
+from cifar_models.benchmarking import CONDITIONS, median_seconds
 from cifar_models.checkpoint import DEFAULT_CHECKPOINT_DIR, find_checkpoints, load_checkpoint
 from cifar_models.data import DataError, load_cifar10
 from cifar_models.explain import deepest_block, feature_maps, map_tiles, top_channels
@@ -41,16 +36,6 @@ FEATURE_MAPS_TARGET_S = 0.3
 PANEL_TARGET_S = 3.0
 PANEL_METHODS = ["integrated_gradients", "grad_cam", "saliency"]
 GRID_CHANNELS = 16
-
-
-def median_seconds(work: Callable[[], object], repeats: int) -> float:
-    work()  # warm-up: first-call allocations and lazy initialisation are not what a reader waits for
-    times = []
-    for _ in range(repeats):
-        started = time.perf_counter()
-        work()
-        times.append(time.perf_counter() - started)
-    return statistics.median(times)
 
 
 def feature_map_grid(model, image) -> None:
@@ -68,20 +53,6 @@ def seconds_cell(seconds: float, target: float) -> str:
     return f"{seconds:.3f} s" + ("" if seconds <= target else " OVER")
 
 
-@contextmanager
-def one_core_busy() -> Iterator[None]:
-    """A busy loop in a second process, pinned to one of the cores this process may use, for the block's duration."""
-    loop = subprocess.Popen([sys.executable, "-c", "while True: pass"])
-    try:
-        if hasattr(os, "sched_setaffinity"):  # Linux; elsewhere the loop still takes one core's worth of time
-            os.sched_setaffinity(loop.pid, {min(os.sched_getaffinity(0))})
-        yield
-    finally:
-        loop.kill()
-        loop.wait()
-
-
-CONDITIONS: dict[str, Callable[[], ContextManager[None]]] = {"idle": nullcontext, "one core busy": one_core_busy}
 
 
 @dataclass
@@ -98,7 +69,7 @@ def measure(models: dict, explainable: dict, image, repeats: int) -> Timings:
     results = {}
 
     def panel():
-        results.update(explain_image(explainable, image, PANEL_METHODS, options=AttributionOptions(ig_steps=32)))
+        results.update(explain_image(explainable, image, PANEL_METHODS, options=AttributionOptions()))
 
     timings.panel = median_seconds(panel, repeats)
     timings.methods = {name: {method: found.seconds for method, found in explanation.attributions.items()}
@@ -151,7 +122,8 @@ def main(argv: list[str] | None = None) -> int:
                         for measured in timings.values())
         print(f"  {name:<10} {deepest_block(model, 8):<16}{cells}")
 
-    print(f"\nAttribution panel: {len(explainable)} models x Integrated Gradients (32 steps), Grad-CAM, Saliency, "
+    print(f"\nAttribution panel: {len(explainable)} models x Integrated Gradients ({AttributionOptions().ig_steps} "
+          "steps), Grad-CAM, Saliency, "
           f"with faithfulness (target {PANEL_TARGET_S} s):")
     for condition, measured in timings.items():
         print(f"  {condition:<14} {measured.panel:6.3f} s  {verdict(measured.panel, PANEL_TARGET_S)}")

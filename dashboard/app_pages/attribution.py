@@ -34,7 +34,7 @@ with st.sidebar:
                              format_func=attribution.method_title)
     baseline = st.selectbox("Integrated Gradients baseline", list(attribution.BASELINES),
                             format_func=attribution.BASELINES.get)
-    steps = st.slider("Integrated Gradients steps", 8, 128, 32, step=8)
+    steps = st.slider("Integrated Gradients steps", 8, 128, attribution.AttributionOptions.ig_steps, step=8)
     depth = st.selectbox("Grad-CAM layer", ["deepest with 4x4 or more", *depths],
                          help="At a resolution: each model's last block there; the default is each model's deepest "
                               "block that still has 4x4 positions.")
