@@ -3,9 +3,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from . import schema
 from .augment import AugmentConfig
+from .model_options import RECIPE_FIELD, options_of_models
 from .schema import Limits, SchemaError, spec
 
 
@@ -90,10 +92,28 @@ def recipe_for(model_name: str, base: Recipe = DEFAULT_RECIPE,
     return base.updated(**applied), applied
 
 
-def load_recipe_file(path: str | Path) -> Recipe:
-    """A JSON recipe: any subset of the fields; the rest keep their defaults. A duplicate key, a file too deeply
-    nested to read and every field's type and range are refused naming the file and the field (RecipeError)."""
+@dataclass(frozen=True)
+class RecipeFile:
+    """What a recipe file holds: the recipe, and the options given per model (``{"plain_cnn": {"drop_prob": 0.1}}``
+    under ``model_options``; none in a file without them)."""
+
+    recipe: Recipe
+    model_options: dict[str, dict[str, Any]]
+
+
+def read_recipe_file(path: str | Path) -> RecipeFile:
+    """A JSON recipe: any subset of the fields (the rest keep their defaults) and, optionally, ``model_options``. A
+    duplicate key, a file too deeply nested to read, every field's type and range and every model option are refused
+    naming the file and the field (RecipeError)."""
+    source = f"recipe {path}"
     try:
-        return schema.read_json(path, Recipe, f"recipe {path}")
+        data = schema.load_json(path, source)
+        options = data.pop(RECIPE_FIELD, {}) if isinstance(data, dict) else {}
+        return RecipeFile(schema.parse(Recipe, data, source), options_of_models(options, source))
     except SchemaError as error:
         raise RecipeError(str(error)) from None
+
+
+def load_recipe_file(path: str | Path) -> Recipe:
+    """The recipe of a recipe file (:func:`read_recipe_file`; its model options, checked, are left out)."""
+    return read_recipe_file(path).recipe

@@ -1,9 +1,13 @@
 """The seed's PlainCNN: five convolution blocks with DropBlock in the first three, then a wide MLP head."""
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+
 import torch
 from torch import nn
 
+from .. import schema
+from ..schema import Limits, spec
 from .base import CifarNet, init_weights
 from .dropblock import DeviceDropBlock2D
 from .registry import register_model
@@ -26,18 +30,40 @@ class ConvBlock(nn.Module):
 
 
 DROP_SCHEDULES = ("fixed", "linear")  # DropBlock's drop probability: the target from the first step, or ramped to it
+BLOCKS = ((32, 7), (64, 5), (128, 5), (256, 3), (512, 3))  # (out channels, kernel); padding is kernel // 2: 3/2/2/1/1
+
+
+@dataclass(frozen=True)
+class PlainCNNOptions:
+    """The options Plain CNN's builder takes, typed for the one schema parser: ``train_all.py --model-option`` and a
+    recipe file's ``model_options`` are checked against these fields (``cifar_models.model_options``)."""
+
+    drop_prob: float = field(default=0.3, metadata=spec(
+        limits=Limits(0, 1, high_open=True), help="DropBlock's target drop probability (the seed's: 0.3)"))
+    drop_block_sizes: tuple[int, ...] = field(default=(8, 4, 2), metadata=spec(
+        limits=Limits(1), help=f"DropBlock's block size in each block from the first, at most {len(BLOCKS)} "
+                               "(the seed's: 8, 4, 2); the blocks after them have none"))
+    drop_schedule: str = field(default="fixed", metadata=spec(
+        choices=DROP_SCHEDULES, help="fixed: the target from the first step (the seed's); linear: ramped from 0 at "
+                                     "the first training step to the target at the last, as the paper trains it"))
+
+    def inconsistencies(self):
+        if len(self.drop_block_sizes) > len(BLOCKS):
+            yield "drop_block_sizes", (f"holds at most {len(BLOCKS)} sizes (one per block from the first), got "
+                                       f"{len(self.drop_block_sizes)}")
 
 
 class PlainCNN(CifarNet):
-    # (out channels, kernel); padding is kernel // 2: 3/2/2/1/1
-    BLOCKS = ((32, 7), (64, 5), (128, 5), (256, 3), (512, 3))
-    DROP_BLOCK_SIZES = (8, 4, 2)  # the seed's DropBlock sizes of the first three blocks; the other two have none
+    BLOCKS = BLOCKS
+    DROP_BLOCK_SIZES = PlainCNNOptions.drop_block_sizes  # the seed's DropBlock sizes of the first three blocks
 
     def __init__(self, *, num_classes: int = 10, drop_prob: float = 0.3,
                  drop_block_sizes: tuple[int, ...] = DROP_BLOCK_SIZES, drop_schedule: str = "fixed",
                  head_width: int = 2000, head_dropout: float = 0.4):
         super().__init__()
-        _check_drop_options(drop_prob, drop_block_sizes, drop_schedule, len(self.BLOCKS))
+        # refused (SchemaError, a ValueError) as the command line and a recipe file are, naming the option
+        schema.parse(PlainCNNOptions, schema.to_json({"drop_prob": drop_prob, "drop_block_sizes": drop_block_sizes,
+                                                      "drop_schedule": drop_schedule}), "plain_cnn")
         self.num_classes = num_classes
         blocks, channels, size = [], 3, 32
         sizes = [*drop_block_sizes, *[None] * (len(self.BLOCKS) - len(drop_block_sizes))]
@@ -62,18 +88,7 @@ class PlainCNN(CifarNet):
         return self.head(x)
 
 
-def _check_drop_options(drop_prob: float, block_sizes: tuple[int, ...], schedule: str, blocks: int) -> None:
-    if not 0.0 <= drop_prob < 1.0:
-        raise ValueError(f"drop_prob must be in [0, 1), got {drop_prob!r}")
-    if len(block_sizes) > blocks or any(isinstance(size, bool) or not isinstance(size, int) or size < 1
-                                        for size in block_sizes):
-        raise ValueError(f"drop_block_sizes must be at most {blocks} whole numbers >= 1 (one per block from the "
-                         f"first), got {block_sizes!r}")
-    if schedule not in DROP_SCHEDULES:
-        raise ValueError(f"drop_schedule must be one of {', '.join(DROP_SCHEDULES)}, got {schedule!r}")
-
-
-@register_model("plain_cnn", title="Plain CNN", order=0, colour="#4c78a8",
+@register_model("plain_cnn", title="Plain CNN", order=0, colour="#4c78a8", options=PlainCNNOptions,
                 summary="Five convolution blocks with DropBlock in the first three: the baseline.")
 def plain_cnn(*, num_classes: int = 10, drop_prob: float = 0.3,
               drop_block_sizes: tuple[int, ...] = PlainCNN.DROP_BLOCK_SIZES, drop_schedule: str = "fixed") -> PlainCNN:

@@ -18,6 +18,9 @@ class ModelSpec:
     summary: str  # one line: what the architecture is
     order: int  # where it stands in lists, tables and charts (smaller first)
     colour: str  # "#rrggbb": its colour on every chart
+    # a frozen dataclass of the keyword options its builder takes, with schema metadata, so the command line and a
+    # recipe file set them through the one parser (cifar_models.model_options); None: it takes none
+    options: type | None = None
 
 
 MODELS: dict[str, ModelSpec] = {}  # name -> spec, in display order
@@ -28,13 +31,15 @@ class UnknownModelError(ValueError):
     """A model name that no builder is registered under."""
 
 
-def register_model(name: str, *, title: str, summary: str, order: int, colour: str) -> Callable:
-    """Register the decorated builder under ``name`` with how the lab shows it; a second one for a name is an error."""
+def register_model(name: str, *, title: str, summary: str, order: int, colour: str,
+                   options: type | None = None) -> Callable:
+    """Register the decorated builder under ``name`` with how the lab shows it and the dataclass of the options it
+    takes; a second one for a name is an error."""
 
     def decorate(builder: Callable[..., nn.Module]) -> Callable[..., nn.Module]:
         if name in MODELS:
             raise ValueError(f"a model named {name!r} is already registered ({MODELS[name].builder.__module__})")
-        specs = [*MODELS.values(), ModelSpec(name, builder, title, summary, order, colour)]
+        specs = [*MODELS.values(), ModelSpec(name, builder, title, summary, order, colour, options)]
         MODELS.clear()
         MODELS.update((spec.name, spec) for spec in sorted(specs, key=lambda spec: (spec.order, spec.name)))
         return builder
