@@ -28,3 +28,14 @@ class ScriptParser(argparse.ArgumentParser):
 
     def error(self, message: str):
         self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+def library_type(parse: Callable[[str], object]) -> Callable[[str], object]:
+    """An argparse ``type`` from a library parser: its ValueError's message is the refusal, naming the option."""
+    def typed(text: str) -> object:
+        try:
+            return parse(text)
+        except ValueError as error:
+            raise argparse.ArgumentTypeError(str(error)) from None
+
+    return typed

@@ -8,6 +8,7 @@ defaults stand for the others, as they did for every run recorded before options
 from __future__ import annotations
 
 import json
+from dataclasses import fields
 from typing import Any, get_args, get_origin, get_type_hints
 
 from . import schema
@@ -87,3 +88,15 @@ def _typed_value(text: str, kind: Any) -> Any:
         return json.loads(text)
     except ValueError:
         return text  # a word such as linear: the parser takes it where the option takes text, and names it if not
+
+
+def described_options() -> list[str]:
+    """One line per option of every model, from its dataclass: ``MODEL.OPTION (what it takes): help``."""
+    lines = []
+    for model, registered in MODELS.items():
+        kind = registered.options
+        for item in fields(kind) if kind is not None else ():
+            field_spec = schema.field_spec(kind, item.name)
+            lines.append(f"{model}.{item.name} ({schema.takes(get_type_hints(kind)[item.name], field_spec)}, default "
+                         f"{json.dumps(schema.to_json(item.default))}): {field_spec.help}")
+    return lines

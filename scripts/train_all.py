@@ -3,9 +3,12 @@
     python scripts/train_all.py --data ../shared/datasets/cifar10-jpeg.tar.gz
     python scripts/train_all.py --subset 2000 --epochs 2 --device cpu          # a smoke run
     python scripts/train_all.py --seeds 3      # three seeds each: checkpoints/<model>/, checkpoints/seed-1/<model>/, ...
+    python scripts/train_all.py --budgets 10,20,40,80   # each model at each number of epochs: checkpoints/budgets/<epochs>/
+    python scripts/train_all.py --model-option plain_cnn.drop_prob=0.1 --model-option plain_cnn.drop_schedule=linear
     torchrun --nproc_per_node=8 scripts/train_all.py --data ...                 # DistributedDataParallel
 
-Rerunning the same command after an interruption resumes each model from its last finished epoch.
+Rerunning the same command after an interruption resumes each model from its last finished epoch; in a --budgets
+sweep a run already finished with the same recipe, options and data is kept, not trained again (unless --fresh).
 """
 from __future__ import annotations
 
@@ -14,18 +17,21 @@ import json
 import shlex
 import sys
 from contextlib import nullcontext
+from dataclasses import dataclass
 from pathlib import Path
 
 from cifar_models import MODELS
 from cifar_models import distributed
 from cifar_models.advice import AdvisedError
-from cifar_models.arguments import ScriptParser, whole_number
+from cifar_models.arguments import ScriptParser, library_type, whole_number
+from cifar_models.budgets import budget_folder, budget_recipe, finished_record, parse_budgets
 from cifar_models.checkpoint import DEFAULT_CHECKPOINT_DIR, read_seed_records, seed_folder
 from cifar_models.data import DataError, load_cifar10
 from cifar_models.precision import PRECISIONS
 from cifar_models.engine import TrainingInterrupted, check_run_folder, check_subset, train_model
+from cifar_models.model_options import combined, described_options, options_from_assignments
 from cifar_models.output_lock import OutputFolderError, OutputLock
-from cifar_models.recipe import DEFAULT_RECIPE, Recipe, RecipeError, load_recipe_file, recipe_for
+from cifar_models.recipe import DEFAULT_RECIPE, Recipe, RecipeError, RecipeFile, read_recipe_file, recipe_for
 from cifar_models.resume import OutputWriteError
 from cifar_models.run_record import RunRecord
 from cifar_models.verdict import GroundTruth, judge
@@ -52,12 +58,25 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--precision", choices=PRECISIONS, default="auto",
                         help="auto (bf16 on CUDA and on CPUs with native bf16, else fp32), bf16 or fp32")
     parser.add_argument("--compile", action="store_true", help="torch.compile the models (CUDA only)")
-    parser.add_argument("--fresh", action="store_true", help="discard an interrupted run instead of resuming it")
+    parser.add_argument("--fresh", action="store_true", help="discard an interrupted run instead of resuming it (in a "
+                        "--budgets sweep, also train a finished run again)")
     parser.add_argument("--seeds", type=whole_number(1), default=1,
                         help="train each model with N seeds (the recipe's seed, +1, ...); the first seed's runs go to "
                              "<out>/<model>/, seed k's to <out>/seed-<k>/<model>/ (default 1)")
+    parser.add_argument("--budgets", type=library_type(parse_budgets),
+                        help="comma-separated numbers of epochs, e.g. 10,20,40,80: each model trains at each (the "
+                             "recipe's schedule stretched to it) into <out>/budgets/<epochs>/[seed-<k>/]<model>/")
+    parser.add_argument("--model-option", action="append", default=[], metavar="MODEL.OPTION=VALUE",
+                        help="a model's option (repeatable; over a recipe file's model_options), a list as "
+                             "comma-separated items: " + "; ".join(described_options()))
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
     args = parser.parse_args(argv)
+    if args.budgets and args.epochs is not None:
+        parser.error("argument --budgets: not allowed with --epochs (each budget is a number of epochs)")
+    try:
+        args.model_options = options_from_assignments(args.model_option, "argument --model-option")
+    except ValueError as error:
+        parser.error(str(error))
     unknown = [m for m in args.models.split(",") if m not in MODELS]
     if unknown:
         parser.error(f"unknown model(s) {', '.join(unknown)}; choose from {', '.join(MODELS)}")
@@ -80,14 +99,16 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     args = parse_args(argv)
     try:
-        base = load_recipe_file(args.recipe) if args.recipe else DEFAULT_RECIPE
+        recipe_file = read_recipe_file(args.recipe) if args.recipe else RecipeFile(DEFAULT_RECIPE, {})
+        base = recipe_file.recipe
+        options = combined(recipe_file.model_options, args.model_options, "the model options")
         if args.epochs is not None:
             base = base.updated(epochs=args.epochs)
         if args.compile:
             base = base.updated(compile=True)
         if args.subset is not None:
             check_subset(args.subset, base.batch_size)  # its lower bound needs no data: refuse before loading any
-        runs = planned_runs(args, base)  # every seed's recipe and folder, refused now rather than after seed 0
+        runs = planned_runs(args, base, options)  # every run's recipe and folder, refused now rather than later
         ranks, device = distributed.setup(args.device)  # DeviceError (a ValueError) names the devices there are
     except ValueError as error:
         print(f"error: {worded(error)}", file=sys.stderr)
@@ -112,12 +133,24 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         distributed.teardown()
     if records:
-        print(closing_table(records))
         data = load_cifar10(args.data, progress=False)  # from the decode cache the run has just used
-        print(closing_verdict(args.out, GroundTruth(data.test.labels, data.fingerprint)))
-        print(json.dumps({"checkpoints": str(Path(args.out).resolve()), "models": list(dict.fromkeys(r.model for r in records)),
-                          "seeds": sorted({r.seed for r in records})}))
+        print(closing_lines(args, records, GroundTruth(data.test.labels, data.fingerprint)))
     return 0
+
+
+def closing_lines(args: argparse.Namespace, records: list[RunRecord], labels: GroundTruth) -> str:
+    """The table of the runs and the verdict on each checkpoint folder trained (each budget's, in a sweep), then a
+    JSON line naming what was trained."""
+    summary = {"checkpoints": str(Path(args.out).resolve()), "models": list(dict.fromkeys(r.model for r in records)),
+               "seeds": sorted({r.seed for r in records})}
+    if not args.budgets:
+        return "\n".join([closing_table(records), closing_verdict(args.out, labels), json.dumps(summary)])
+    parts = []
+    for epochs in args.budgets:
+        parts += [f"budget {epochs} epochs ({budget_folder(args.out, epochs)}):",
+                  closing_table([r for r in records if r.recipe.epochs == epochs]),
+                  closing_verdict(budget_folder(args.out, epochs), labels)]
+    return "\n".join([*parts, json.dumps({**summary, "budgets": list(args.budgets)})])
 
 
 def closing_verdict(out: str, labels: GroundTruth | None) -> str:
@@ -139,23 +172,41 @@ def worded(error: Exception) -> str:
     return error.worded(FLAGS) if isinstance(error, AdvisedError) else str(error)
 
 
-def planned_runs(args: argparse.Namespace, base: Recipe) -> list[tuple[str, Recipe, dict, Path]]:
-    """(model, recipe, its overrides, output folder) of every run, seed by seed: a seed beyond the recipe's limits
-    or a folder in the way is refused here, before any data is loaded or any seed trained."""
+@dataclass(frozen=True)
+class PlannedRun:
+    model: str
+    recipe: Recipe
+    overrides: dict  # the model's departures from the shared recipe
+    options: dict  # the options its builder is given, as run.json records them
+    out: Path  # the checkpoint folder it writes <model>/ into
+    budget: int | None  # the epochs of a --budgets run; None outside a sweep
+
+
+def planned_runs(args: argparse.Namespace, base: Recipe, options: dict[str, dict]) -> list[PlannedRun]:
+    """Every run, budget by budget (the recipe's epochs without --budgets), seed by seed: a seed beyond the recipe's
+    limits or a folder in the way is refused here, before any data is loaded or any run trained."""
     runs = []
-    for index in range(args.seeds):
-        try:
-            seeded = base.updated(seed=base.seed + index)
-        except RecipeError as error:
-            problem = (f"--seeds {args.seeds} from the recipe's seed {base.seed} needs seed {base.seed + index}, "
-                       f"beyond its range ({error}); lower the recipe's seed or --seeds.")
-            raise RecipeError(problem) from None
-        for name in args.models.split(","):
-            recipe, overrides = recipe_for(name, seeded)
-            out = seed_folder(args.out, index)
-            check_run_folder(Path(out) / name)
-            runs.append((name, recipe, overrides, out))
+    for budget in args.budgets or (None,):
+        root = Path(args.out) if budget is None else budget_folder(args.out, budget)
+        budgeted = base if budget is None else budget_recipe(base, budget)
+        for index in range(args.seeds):
+            seeded = seeded_recipe(budgeted, index, args.seeds)
+            for name in args.models.split(","):
+                recipe, overrides = recipe_for(name, seeded)
+                out = seed_folder(root, index)
+                check_run_folder(out / name)
+                runs.append(PlannedRun(name, recipe, overrides, options.get(name, {}), out, budget))
     return runs
+
+
+def seeded_recipe(base: Recipe, index: int, seeds: int) -> Recipe:
+    """``base`` with its ``index``-th seed (the recipe's seed + index); refused naming --seeds where it overflows."""
+    try:
+        return base.updated(seed=base.seed + index)
+    except RecipeError as error:
+        problem = (f"--seeds {seeds} from the recipe's seed {base.seed} needs seed {base.seed + index}, "
+                   f"beyond its range ({error}); lower the recipe's seed or --seeds.")
+        raise RecipeError(problem) from None
 
 
 def resume_command(argv: list[str]) -> str:
@@ -176,16 +227,24 @@ def interrupted(interrupt: KeyboardInterrupt, command: str) -> str:
     return f"{kept}\nTo resume, rerun the same command: {command}"
 
 
-def train_models(args: argparse.Namespace, runs: list[tuple[str, Recipe, dict, Path]], ranks, device,
-                 command: str) -> list[RunRecord]:
-    """Load the data and train each run in turn; the run records (none on ranks > 0)."""
+def train_models(args: argparse.Namespace, runs: list[PlannedRun], ranks, device, command: str) -> list[RunRecord]:
+    """Load the data and train each run in turn (in a sweep, keeping those already finished); the run records (none
+    on ranks > 0)."""
     data = load_cifar10(args.data, download=args.download, progress=ranks.is_writer and not args.quiet)
     records = []
-    for name, recipe, overrides, out in runs:
-        record = train_model(name, data, recipe, out, device=device, ranks=ranks, subset=args.subset,
-                             recipe_overrides=overrides, fresh=args.fresh, progress=not args.quiet,
-                             precision=args.precision, resume_command=command)
-        if record is not None:
+    for number, run in enumerate(runs, start=1):
+        kept = None
+        if run.budget is not None:
+            if not args.fresh:
+                kept = finished_record(run.out / run.model, run.recipe, run.options, args.subset, data.fingerprint)
+            if ranks.is_writer:
+                print(f"[{number}/{len(runs)}] budget {run.budget} epochs, seed {run.recipe.seed}: {run.model}"
+                      f"{' finished already, kept (--fresh trains it again)' if kept else ''}", flush=True)
+        record = kept or train_model(run.model, data, run.recipe, run.out, device=device, ranks=ranks,
+                                     subset=args.subset, model_options=run.options, recipe_overrides=run.overrides,
+                                     fresh=args.fresh, progress=not args.quiet, precision=args.precision,
+                                     resume_command=command)
+        if record is not None and ranks.is_writer:
             records.append(record)
     return records
 

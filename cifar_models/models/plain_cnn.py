@@ -39,13 +39,13 @@ class PlainCNNOptions:
     recipe file's ``model_options`` are checked against these fields (``cifar_models.model_options``)."""
 
     drop_prob: float = field(default=0.3, metadata=spec(
-        limits=Limits(0, 1, high_open=True), help="DropBlock's target drop probability (the seed's: 0.3)"))
+        limits=Limits(0, 1, high_open=True), help="DropBlock's target drop probability"))
     drop_block_sizes: tuple[int, ...] = field(default=(8, 4, 2), metadata=spec(
-        limits=Limits(1), help=f"DropBlock's block size in each block from the first, at most {len(BLOCKS)} "
-                               "(the seed's: 8, 4, 2); the blocks after them have none"))
+        limits=Limits(1), help=f"DropBlock's block size in each block from the first (at most {len(BLOCKS)}); the "
+                               "blocks after them have none"))
     drop_schedule: str = field(default="fixed", metadata=spec(
         choices=DROP_SCHEDULES, help="fixed: the target from the first step (the seed's); linear: ramped from 0 at "
-                                     "the first training step to the target at the last, as the paper trains it"))
+                                     "the first training step to the target at the last (the paper's)"))
 
     def inconsistencies(self):
         if len(self.drop_block_sizes) > len(BLOCKS):
