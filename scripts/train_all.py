@@ -17,8 +17,8 @@ import json
 import shlex
 import sys
 from contextlib import nullcontext
-from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 from cifar_models import MODELS
 from cifar_models import distributed
@@ -172,8 +172,7 @@ def worded(error: Exception) -> str:
     return error.worded(FLAGS) if isinstance(error, AdvisedError) else str(error)
 
 
-@dataclass(frozen=True)
-class PlannedRun:
+class PlannedRun(NamedTuple):
     model: str
     recipe: Recipe
     overrides: dict  # the model's departures from the shared recipe
