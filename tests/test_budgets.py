@@ -142,6 +142,10 @@ def test_an_option_given_twice_is_refused():
 def test_a_recipe_file_carries_model_options_and_old_ones_read_unchanged(tmp_path):
     old = read_recipe_file(REPO / "recipes" / "cpu.json")
     assert old.model_options == {} and old.recipe == load_recipe_file(REPO / "recipes" / "cpu.json")
+    example = read_recipe_file(REPO / "recipes" / "plain_cnn_linear_dropblock.json")  # the README's example
+    assert example.recipe == DEFAULT_RECIPE
+    assert example.model_options == {"plain_cnn": {"drop_prob": 0.1, "drop_block_sizes": [8, 4, 2],
+                                                   "drop_schedule": "linear"}}
     path = tmp_path / "recipe.json"
     path.write_text('{"epochs": 3, "model_options": {"plain_cnn": {"drop_prob": 0.1, "drop_block_sizes": [4]}}}')
     read = read_recipe_file(path)
