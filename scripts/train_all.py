@@ -27,7 +27,7 @@ from cifar_models.arguments import ScriptParser, library_type, whole_number
 from cifar_models.budgets import budget_folder, budget_recipe, finished_record, parse_budgets
 from cifar_models.checkpoint import DEFAULT_CHECKPOINT_DIR, read_seed_records, seed_folder
 from cifar_models.data import DataError, load_cifar10
-from cifar_models.precision import PRECISIONS
+from cifar_models.precision import PRECISIONS, resolve_precision
 from cifar_models.engine import TrainingInterrupted, check_run_folder, check_subset, train_model
 from cifar_models.model_options import combined, described_options, options_from_assignments
 from cifar_models.output_lock import OutputFolderError, OutputLock
@@ -235,7 +235,9 @@ def train_models(args: argparse.Namespace, runs: list[PlannedRun], ranks, device
         kept = None
         if run.budget is not None:
             if not args.fresh:
-                kept = finished_record(run.out / run.model, run.recipe, run.options, args.subset, data.fingerprint)
+                kept = finished_record(run.out / run.model, run.recipe, model_options=run.options, subset=args.subset,
+                                       data_fingerprint=data.fingerprint,
+                                       precision=resolve_precision(args.precision, device))
             if ranks.is_writer:
                 print(f"[{number}/{len(runs)}] budget {run.budget} epochs, seed {run.recipe.seed}: {run.model}"
                       f"{' finished already, kept (--fresh trains it again)' if kept else ''}", flush=True)

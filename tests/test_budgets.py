@@ -73,16 +73,15 @@ def test_a_finished_run_is_kept_only_when_it_trained_exactly_the_same(tmp_path):
     run_dir.mkdir()
     shutil.copy(COMMITTED / "plain_cnn" / "run.json", run_dir / "run.json")
     record = read_record(run_dir)
-    same = (record.recipe, {}, None, record.data_fingerprint)
-    assert finished_record(run_dir, *same) == record
-    for changed in [(record.recipe.updated(epochs=3), {}, None, record.data_fingerprint),
-                    (record.recipe, {"drop_prob": 0.1}, None, record.data_fingerprint),
-                    (record.recipe, {}, 520, record.data_fingerprint),
-                    (record.recipe, {}, None, "another data set")]:
-        assert finished_record(run_dir, *changed) is None
+    same = {"recipe": record.recipe, "model_options": {}, "subset": None, "data_fingerprint": record.data_fingerprint,
+            "precision": record.precision}
+    assert finished_record(run_dir, **same) == record
+    for changed in [{"recipe": record.recipe.updated(epochs=3)}, {"model_options": {"drop_prob": 0.1}},
+                    {"subset": 520}, {"data_fingerprint": "another data set"}, {"precision": "fp32"}]:
+        assert record.precision != "fp32" and finished_record(run_dir, **{**same, **changed}) is None, changed
     (run_dir / "run.json").write_text("{")  # damaged: trained again, not trusted
-    assert finished_record(run_dir, *same) is None
-    assert finished_record(tmp_path / "nothing here", *same) is None
+    assert finished_record(run_dir, **same) is None
+    assert finished_record(tmp_path / "nothing here", **same) is None
 
 
 @pytest.mark.slow  # starts git
