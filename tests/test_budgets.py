@@ -15,7 +15,7 @@ from cifar_models.budgets import (BudgetError, budget_folder, budget_recipe, bud
 from cifar_models.checkpoint import load_checkpoint, read_record, read_seed_records
 from cifar_models.model_options import (ModelOptionError, checked_options, combined, described_options,
                                         options_from_assignments)
-from cifar_models.models.plain_cnn import PlainCNNOptions, plain_cnn
+from cifar_models.models.plain_cnn import PlainCNN, PlainCNNOptions, plain_cnn
 from cifar_models.recipe import DEFAULT_RECIPE, RecipeError, load_recipe_file, read_recipe_file
 from conftest import REPO
 from test_bad_input import NOWHERE, refused_recipe, train
@@ -168,9 +168,10 @@ def test_a_recipe_files_bad_model_option_is_refused_naming_it(capsys, tmp_path, 
 def test_the_options_type_is_the_builders_signature():
     """Every option the command line offers is a keyword of the builder with the same default: a run records only
     the options it was given, so the builder's defaults must be the ones the options type describes."""
-    builder = inspect.signature(plain_cnn).parameters
-    for name, value in vars(PlainCNNOptions()).items():
-        assert tuple(builder[name].default) == value if isinstance(value, tuple) else builder[name].default == value
+    for signature in (inspect.signature(plain_cnn).parameters, inspect.signature(PlainCNN).parameters):
+        for name, value in vars(PlainCNNOptions()).items():
+            default = signature[name].default
+            assert (tuple(default) if isinstance(value, tuple) else default) == value, name
     assert [line.split(" ")[0] for line in described_options()] == [f"plain_cnn.{name}" for name in
                                                                     vars(PlainCNNOptions())]
 
