@@ -172,17 +172,25 @@ def choose_image(page_key: str) -> ChosenImage | None:
                                          **kept(IMAGE_CHOICE, 0, range(len(data.test))))
         label = int(data.test.labels[index])
         return ChosenImage(data.test.images[index], f"test image #{index} · {data.classes[label]}", label)
-    upload = st.sidebar.file_uploader("PNG, JPEG, WebP or BMP, any size", type=list(UPLOAD_EXTENSIONS),
-                                      key=f"{page_key}_upload")
+    chosen = uploaded_image(page_key, st.sidebar)
+    if chosen is None and UPLOAD_CHOICE not in st.session_state:
+        st.info("Upload an image in the sidebar: it is centre-cropped and resized to 32x32, as the models see it.")
+    return chosen
+
+
+def uploaded_image(page_key: str, where) -> ChosenImage | None:
+    """A file uploader in ``where`` (the sidebar, a column) and the reader's own image it keeps for every page: the
+    upload of any page until another replaces it. None when there is none yet, or it is refused (the reason shown)."""
+    upload = where.file_uploader("PNG, JPEG, WebP or BMP, any size", type=list(UPLOAD_EXTENSIONS),
+                                 key=f"{page_key}_upload")
     if upload is not None:
         st.session_state[UPLOAD_CHOICE] = (upload.name, upload.getvalue())
     kept_upload = st.session_state.get(UPLOAD_CHOICE)
     if kept_upload is None:
-        st.info("Upload an image in the sidebar: it is centre-cropped and resized to 32x32, as the models see it.")
         return None
     name, content = kept_upload
     if upload is None:
-        st.sidebar.caption(f"Showing **{name}**, uploaded on another page; upload another to replace it.")
+        where.caption(f"Showing **{name}**, uploaded on another page; upload another to replace it.")
     try:
         prepared = sources.prepared_upload(content, name)
     except UploadError as error:

@@ -18,7 +18,7 @@ one core kept busy (cifar_models.benchmarking):
 * Explain on Predict: a misclassified image's Explain button in Predict's gallery, which opens Attribution and
   explains it there.
 
-And once, the first page load: from starting `streamlit run` to Home drawn in Chromium.
+And once, the first page load: from starting `streamlit run` to the navigation shown in Chromium, and to Home drawn.
 
 The server and Chromium helpers are dashboard/browser.py's, shared with tests/test_browser.py.
 """
@@ -81,7 +81,8 @@ def switch_to(page, title: str, heading: str) -> None:
 class BrowserFigures:
     """Seconds per visit: per URL path (switching to it in the sidebar; a new tab), per condition and Explain flow."""
 
-    first_load: float = 0.0
+    first_paint: float = 0.0  # from starting `streamlit run` to the navigation shown in a new tab
+    first_load: float = 0.0  # ... to Home drawn
     switching: dict[str, list[float]] = field(default_factory=dict)
     new_tab: dict[str, list[float]] = field(default_factory=dict)
     explain: dict[str, dict[str, list[float]]] = field(default_factory=dict)
@@ -165,7 +166,12 @@ def browser_figures(pages: dict[str, tuple[str, str]], checkpoints: Path, repeat
         browser = launch_chromium(playwright)
         start = time.perf_counter()
         with serve_dashboard(checkpoints, log_path) as url:
-            home = open_page(browser, url, "")
+            home = browser.new_page(viewport={"width": 1280, "height": 3600})
+            home.goto(url)
+            home.get_by_test_id("stSidebarNav").wait_for(timeout=180_000)
+            figures.first_paint = time.perf_counter() - start
+            home.locator("h1", has_text=navigation.HOME_HEADING).wait_for(timeout=180_000)
+            home.wait_for_selector(RUN_FINISHED, timeout=180_000)
             home.wait_for_function(EVERYTHING_DRAWN, timeout=60_000)
             figures.first_load = time.perf_counter() - start
             home.close()
@@ -185,7 +191,6 @@ def print_explain(figures: BrowserFigures, repeats: int) -> list[str]:
         medians = {condition: statistics.median(found[flow]) for condition, found in figures.explain.items()}
         slow += [f"{flow} ({condition})" for condition, seconds in medians.items() if seconds > EXPLAIN_TARGET_SECONDS]
         print(f"{flow:<24}" + "".join(f"{seconds:>16.2f}" for seconds in medians.values()))
-    print(f"\nfirst page load, from starting `streamlit run` to Home drawn: {figures.first_load:.1f} s")
     return slow
 
 
@@ -223,8 +228,10 @@ def main(argv: list[str] | None = None) -> int:
         if max(medians[:2]) > TARGET_SECONDS:
             slow.append(path or "home")
         print(f"{path or 'home':<14}{medians[0]:>8.2f}{medians[1]:>15.2f}{medians[2]:>9.2f}")
-    if figures.explain:
+    if not args.no_browser:
         slow += print_explain(figures, args.repeats)
+        print(f"\nfirst page load, from starting `streamlit run`: the navigation shown at {figures.first_paint:.1f} s, "
+              f"Home drawn at {figures.first_load:.1f} s")
     print(f"\n{'every page within target' if not slow else 'over target: ' + ', '.join(slow)}")
     return 0
 

@@ -20,6 +20,7 @@ PAGES = {page.file: page.shown_title for page in navigation.available_pages()}
 NEED_NO_CHECKPOINTS = {"app_pages/dataset.py", "app_pages/augmentation.py"}
 NEED_DATA = {"app_pages/dataset.py", "app_pages/augmentation.py"}
 FEATURE_MAPS, ATTRIBUTION, PREDICT = "app_pages/feature_maps.py", "app_pages/attribution.py", "app_pages/predict.py"
+AUGMENTATION = "app_pages/augmentation.py"
 
 
 def open_app_on(monkeypatch, page: str, checkpoints: Path, data: Path | None = None) -> AppTest:

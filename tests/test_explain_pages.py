@@ -11,7 +11,7 @@ import pytest
 from PIL import Image
 
 # the shared AppTest helpers; open_app is in conftest.py
-from apptest_helpers import ATTRIBUTION, FEATURE_MAPS, PREDICT, assert_rendered, chart_frames, page_text, png
+from apptest_helpers import ATTRIBUTION, AUGMENTATION, FEATURE_MAPS, PREDICT, assert_rendered, chart_frames, page_text, png
 from cifar_models.checkpoint import read_record
 from cifar_models.explain import misclassified
 from dashboard import state
@@ -97,6 +97,29 @@ def test_an_upload_on_feature_maps_is_explained_on_attribution(open_app, trained
     assert app.sidebar.radio(key=state.widget_key(state.IMAGE_SOURCE_CHOICE)).value == "My own image"
     assert image_captions(app)[0] == "truck.png (200x200 PNG)"  # carried over, not asked for again
     assert "uploaded on another page" in "\n".join(caption.value for caption in app.sidebar.caption)
+
+
+def test_an_upload_on_feature_maps_is_augmented_on_augmentation_and_one_there_too(open_app, trained_checkpoints,
+                                                                                  cifar):
+    app = open_app(FEATURE_MAPS, trained_checkpoints)
+    app.sidebar.radio(key=state.widget_key(state.IMAGE_SOURCE_CHOICE)).set_value("My own image").run()
+    app.sidebar.file_uploader[0].set_value(("truck.png", png(cifar.test.images[11], 200), "image/png")).run()
+    app.switch_page(AUGMENTATION).run()
+    assert_rendered(app, AUGMENTATION)
+    assert app.toggle(key=state.widget_key("augment_own_image")).value, "on at once: an image was uploaded before"
+    originals = [image.captions[0] for image in app.image if "(original)" in image.captions[0]
+                 or "(yours" in image.captions[0]]
+    assert originals[0] == "image 0: truck.png (200x200 PNG) (yours, as the models see it)" and len(originals) == 5
+    first_row = [image.captions[0] for image in app.image][1:4]  # the three draws beside it
+    assert all("cutout at" in caption for caption in first_row)
+
+    app.selectbox(key=state.widget_key("augment_own_class")).set_value("truck").run()
+    app.selectbox(key=state.widget_key("augment_mix")).set_value("mixup").run()
+    assert any("truck" in caption for caption in [image.captions[0] for image in app.image][1:4]), "MixUp mixes it"
+    app.file_uploader[0].set_value(("ship.png", png(cifar.test.images[1], 64), "image/png")).run()
+    assert [image.captions[0] for image in app.image][0].startswith("image 0: ship.png (64x64 PNG)")
+    app.toggle(key=state.widget_key("augment_own_image")).set_value(False).run()
+    assert not any("(yours" in image.captions[0] for image in app.image) and not app.exception
 
 
 def test_attribution_runs_on_the_button_only(open_app, trained_checkpoints):

@@ -156,6 +156,21 @@ def test_random_batch_and_typed_indices():
             augmentation.parse_indices(text, 100)
 
 
+def test_the_readers_own_image_leads_the_augmentation_preview(synthetic_split):
+    images, labels = synthetic_split
+    classes = [f"class {k}" for k in range(10)]
+    plain = augmentation.preview_images(images, labels, [5, 2], classes)
+    assert [row.caption for row in plain] == [f"image 0: #5 · {classes[labels[5]]} (original)",
+                                              f"image 1: #2 · {classes[labels[2]]} (original)"]
+    assert np.array_equal(plain[1].pixels, images[2]) and plain[1].label == labels[2]
+    mine = np.full((32, 32, 3), 200, dtype=np.uint8)
+    rows = augmentation.preview_images(images, labels, [5, 2], classes, own=(mine, 3, "cat.png (640x480 PNG)"))
+    assert rows[0].caption == "image 0: cat.png (640x480 PNG) (yours, as the models see it)"
+    assert rows[0].label == 3 and rows[0].pixels is mine
+    assert [row.caption for row in rows[1:]] == [f"image 1: #5 · {classes[labels[5]]} (original)",
+                                                 f"image 2: #2 · {classes[labels[2]]} (original)"]
+
+
 def test_augmentation_preview_is_the_training_pipeline(synthetic_split):
     images, labels = synthetic_split[0][:4], synthetic_split[1][:4]
     params = {"crop_padding": 4, "flip_p": 0.5, "cutout_size": 8, "rotate_degrees": 10.0}

@@ -3,9 +3,12 @@ import json
 
 import streamlit as st
 
+import numpy as np
+
 from cifar_models.images import enlarge
 from cifar_models.models import MODELS
 from dashboard import sources, state, widgets
+from dashboard.state import UPLOAD_CHOICE
 from dashboard.settings import TRAIN_SCRIPT
 from dashboard.views import augmentation
 from dashboard.views.common import number_word
@@ -42,6 +45,17 @@ with images_column:
         except ValueError as error:
             st.error(str(error))
             st.stop()
+    # the reader's own image, the one kept across pages: on at once where one was uploaded before
+    own = None
+    if st.toggle("Add my own image", help="Preview the augmentations on an image of yours too (PNG, JPEG, WebP or "
+                 "BMP; centre-cropped and resized to 32x32, as the models see it)",
+                 **state.kept("augment_own_image", UPLOAD_CHOICE in st.session_state)):
+        mine = widgets.uploaded_image("augmentation", st)
+        own_class = st.selectbox("Its class", data.classes, help="The label MixUp and CutMix mix for it",
+                                 **state.kept("augment_own_class", data.classes[0], data.classes))
+        if mine is not None:
+            own = (mine.pixels, data.classes.index(own_class), mine.title)
+rows = augmentation.preview_images(split.images, split.labels, indices, data.classes, own)
 
 params = {}
 for parameter in augmentation.parameters():
@@ -66,18 +80,17 @@ with mixing_column:
 st.caption("Each row: a training image, then independent draws of `cifar_models.augment.AugmentPipeline` — the code "
            "training runs — with the values each draw took. MixUp/CutMix pair an image with another of this batch "
            "(numbered from 0).")
-previews = sources.augmentation_preview(split.images[indices], split.labels[indices], params, int(draws),
-                                        int(draw_seed))
+previews = sources.augmentation_preview(np.stack([row.pixels for row in rows]), np.array([row.label for row in rows]),
+                                        params, int(draws), int(draw_seed))
 for column, header in zip(st.columns(1 + len(previews)),
                           ["Original", *(f"Draw {number}" for number in range(1, len(previews) + 1))]):
     column.markdown(f"**{header}**")
-for row, index in enumerate(indices):
+for number, row in enumerate(rows):
     columns = st.columns(1 + len(previews))
-    columns[0].image(enlarge(split.images[index], SCALE), output_format="PNG", width="stretch",
-                     caption=f"image {row}: #{index} · {data.classes[split.labels[index]]} (original)")
+    columns[0].image(enlarge(row.pixels, SCALE), output_format="PNG", width="stretch", caption=row.caption)
     for column, preview in zip(columns[1:], previews):
-        column.image(enlarge(preview.images[row], SCALE), output_format="PNG", width="stretch",
-                     caption=preview.captions[row])
+        column.image(enlarge(preview.images[number], SCALE), output_format="PNG", width="stretch",
+                     caption=preview.captions[number])
 
 st.subheader("The recipe training would use")
 recipe_text = json.dumps(augmentation.training_recipe(params), indent=2)

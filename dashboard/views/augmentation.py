@@ -35,6 +35,24 @@ def parse_indices(text: str, total: int, limit: int = 12) -> list[int]:
     return list(dict.fromkeys(indices))
 
 
+@dataclass(frozen=True)
+class PreviewImage:
+    """One row of the preview: the image, the class its label holds (what MixUp and CutMix mix), its caption."""
+
+    pixels: np.ndarray  # uint8 (32, 32, 3)
+    label: int
+    caption: str
+
+
+def preview_images(images: np.ndarray, labels: np.ndarray, indices, classes, own: tuple[np.ndarray, int, str]
+                   | None = None) -> list[PreviewImage]:
+    """The rows of the preview: the reader's own image first where there is one (``own``: pixels, the class it is
+    given, its name), then the training images at ``indices``, numbered in batch order as MixUp/CutMix pair them."""
+    rows = [] if own is None else [(own[0], own[1], f"{own[2]} (yours, as the models see it)")]
+    rows += [(images[index], int(labels[index]), f"#{index} · {classes[labels[index]]} (original)") for index in indices]
+    return [PreviewImage(pixels, label, f"image {row}: {caption}") for row, (pixels, label, caption) in enumerate(rows)]
+
+
 def mixed_label(target: np.ndarray, classes: list[str] = CLASSES) -> str:
     """A soft target in words: 'cat' or '62% cat + 38% dog'."""
     order = [int(i) for i in np.argsort(-target) if target[i] > 0.005]
