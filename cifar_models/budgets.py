@@ -2,15 +2,17 @@
 
 A budget's runs live in ``<root>/budgets/<epochs>/``, laid out as the top level of a checkpoint folder is
 (``<model>/``, ``seed-<k>/<model>/``), so ``read_seed_records(budget_folder(root, epochs))`` reads a budget as
-``read_seed_records(root)`` reads the top level. The one-cycle schedule is defined over the run's steps, so a budget's
-recipe is the recipe with ``epochs`` replaced: warm-up and decay stretch with it.
+``read_seed_records(root)`` reads the top level (:func:`read_budgets` reads them all, for the Compare page). The
+one-cycle schedule is defined over the run's steps, so a budget's recipe is the recipe with ``epochs`` replaced:
+warm-up and decay stretch with it.
 """
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from .checkpoint import CheckpointError, read_record
+from .checkpoint import CheckpointError, read_record, read_seed_records
 from .recipe import Recipe
 from .run_record import RunRecord
 
@@ -36,6 +38,24 @@ def budgets_present(root: str | os.PathLike) -> list[int]:
 
 def _is_budget_name(name: str) -> bool:
     return name.isascii() and name.isdigit() and not name.startswith("0")  # as budget_folder writes it: 1, 10, 80
+
+
+@dataclass(frozen=True)
+class Budget:
+    """The run records of one training budget."""
+
+    epochs: int
+    folder: Path  # <root>/budgets/<epochs>
+    records: dict[str, list[RunRecord]] = field(default_factory=dict)  # model name -> its records over seeds
+    problems: dict[Path, str] = field(default_factory=dict)  # the folder of each record that does not read -> why
+
+
+def read_budgets(root: str | os.PathLike) -> list[Budget]:
+    """Every budget under ``root`` that holds a run record, in ascending epochs, each with the records that read and,
+    for each that does not, its folder and why (the others are read all the same)."""
+    budgets = [Budget(epochs, budget_folder(root, epochs), *read_seed_records(budget_folder(root, epochs)))
+               for epochs in budgets_present(root)]
+    return [budget for budget in budgets if budget.records or budget.problems]
 
 
 def budget_recipe(recipe: Recipe, epochs: int) -> Recipe:

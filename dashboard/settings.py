@@ -48,6 +48,15 @@ def train_command(data: str | os.PathLike | None = None, out: str | os.PathLike 
     return command if Path(out) == DEFAULT_CHECKPOINT_DIR else f"{command} --out {out}"
 
 
+SWEEP_BUDGETS = (10, 20, 40, 80)  # epochs: the budgets Compare's accuracy-against-cost charts are made from
+
+
+def budgets_command(data: str | os.PathLike | None = None, out: str | os.PathLike | None = None) -> str:
+    """The command that trains every model at each of SWEEP_BUDGETS into ``out``'s ``budgets/`` folder (as
+    :func:`train_command` names the data and the checkpoints folder)."""
+    return f"{train_command(data, out)} --budgets {','.join(str(epochs) for epochs in SWEEP_BUDGETS)}"
+
+
 def retrain_advice(name: str, out: str | os.PathLike | None = None) -> str:
     """What fixes a checkpoint of model ``name`` (in ``out``, by default this session's folder) that is missing or
     does not load: the sentence after the library's message, with the command."""

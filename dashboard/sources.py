@@ -17,6 +17,7 @@ import streamlit as st
 from torch import nn
 
 from cifar_models import exemplars
+from cifar_models.budgets import Budget, budget_folders, read_budgets
 from cifar_models.checkpoint import (RECORD_FILE, WEIGHTS_FILE, CheckpointError, LoadedCheckpoint, file_digest,
                                      find_checkpoints, find_seed_checkpoints, load_checkpoint, read_record,
                                      read_seed_records)
@@ -290,6 +291,40 @@ def verdict(data: CIFAR10 | None) -> Verdict:
     robustness = load_robustness(list(seeds.records))
     return _verdict(seed_identities(), None if data is None else data.fingerprint, robustness, seeds.records,
                     None if data is None else data.test.labels)
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Training budgets (``train_all.py --budgets``): records only, each budget read as a checkpoints folder
+
+
+def budget_identities() -> tuple:
+    """Every budget's records' identities: what the budget views depend on."""
+    return tuple((str(folder), checkpoint_identity(folder)) for budget in budget_folders(checkpoint_root()).values()
+                 for folders in find_seed_checkpoints(budget).values() for folder in folders)
+
+
+@st.cache_data(show_spinner=False)
+def _read_budgets(root: str, identities: tuple) -> list[Budget]:  # the identities are in the cache key only
+    return read_budgets(root)
+
+
+def load_budgets() -> list[Budget]:
+    """Every budget under the checkpoints folder in ascending epochs; read again when one of its records changes."""
+    return _read_budgets(str(checkpoint_root()), budget_identities())
+
+
+@st.cache_data(show_spinner="Testing the pairs of models at each budget (McNemar, paired bootstrap)…", max_entries=4)
+def _budget_verdicts(identities: tuple, fingerprint: str | None, _budgets: list[Budget],
+                     _labels: np.ndarray | None) -> dict[int, Verdict]:  # the keys stand for what is unhashed
+    labels = None if fingerprint is None else GroundTruth(_labels, fingerprint)
+    return {budget.epochs: judge(budget.records, labels) for budget in _budgets}
+
+
+def budget_verdicts(budgets: list[Budget], data: CIFAR10 | None) -> dict[int, Verdict]:
+    """The verdict on SENet at each budget (epochs -> :func:`cifar_models.verdict.judge`), with the paired tests
+    where the data is there: computed once per set of budget records and data."""
+    return _budget_verdicts(budget_identities(), None if data is None else data.fingerprint, budgets,
+                            None if data is None else data.test.labels)
 
 
 # ----------------------------------------------------------------------------------------------------------------

@@ -3,11 +3,14 @@ import altair as alt
 import streamlit as st
 
 from cifar_models.models import model_title
-from dashboard import sources, state, widgets
+from cifar_models.budgets import BUDGETS_FOLDER
+from cifar_models.models import display_order
+from dashboard import settings, sources, state, widgets
 from dashboard.settings import checkpoint_root
-from dashboard.views import compare, evidence, live
-from dashboard.views.charts import (PLOT_HEIGHT, fixed_width, grouped_bars, labelled_heatmap, learning_curve_chart,
-                                    model_colours, nominal_axis, seed_accuracy_chart, titled, titled_index)
+from dashboard.views import budgets, compare, evidence, live
+from dashboard.views.charts import (BUDGET_BAND, PLOT_HEIGHT, budget_chart, fixed_width, grouped_bars,
+                                    labelled_heatmap, learning_curve_chart, model_colours, nominal_axis,
+                                    seed_accuracy_chart, titled, titled_index)
 from dashboard.views.common import format_percent, format_points, ordered, provenance, written
 
 LIVE_REFRESH_SECONDS = 5
@@ -46,6 +49,42 @@ def interrupted_ui(run: live.LiveRun) -> None:
             st.code(model.resume_command, language="bash")
 
 
+def budgets_ui(chosen: list[str], listed: list[str], data) -> None:
+    """Accuracy against epochs and against training seconds over the training budgets, of the ``chosen`` models and
+    of those the sidebar does not list, the verdict at each budget and its trend in one sentence; one line with the
+    command that makes them where there are none."""
+    sweep = sources.load_budgets()
+    if not sweep:
+        st.info(f"Accuracy against cost over training budgets needs runs at several budgets, and "
+                f"`{checkpoint_root() / BUDGETS_FOLDER}` holds none: train them with `{settings.budgets_command()}`.")
+        return
+    st.subheader("At each training budget")
+    verdicts = sources.budget_verdicts(sweep, data)
+    for message in budgets.budget_problems(sweep, verdicts):
+        st.warning(message)
+    points = budgets.budget_points(sweep)
+    models = [name for name in display_order(set(points["model"])) if name in chosen or name not in listed]
+    points = points[points["model"].isin(models)]
+    if not points.empty:
+        with st.container(horizontal=True):
+            for cost, title, axis, ticks in (
+                    ("epochs", "Accuracy against epochs", "training budget (epochs)", sorted(set(points["epochs"]))),
+                    ("seconds", "Accuracy against training time", budgets.seconds_title(sweep), None)):
+                st.altair_chart(fixed_width(budget_chart(points, cost, models, title=title, cost_title=axis,
+                                                         ticks=ticks), PANEL_WIDTH), width="content")
+        st.caption(f"Lines: the mean test accuracy over the seeds; bands: {BUDGET_BAND}; both x axes are "
+                   "logarithmic (equal steps, equal ratios). Drag to pan, scroll to "
+                   "zoom, double-click to reset; click a model in the legend to pick it out (shift-click for more).")
+    trend = budgets.trend_sentence(verdicts)
+    if trend:
+        st.markdown(trend)
+    st.table(budgets.verdict_table(verdicts))
+    first = next(iter(verdicts.values()))
+    st.caption(f"Lead: {model_title(first.question)}'s test accuracy minus its closest rival's at that budget, in "
+               "points, the mean over their paired seeds; the interval (paired bootstrap) and Holm-corrected "
+               f"McNemar p as in the verdict above. {first.untested}")
+
+
 training_now()
 runs = widgets.require_records()
 records = ordered(runs.records)
@@ -71,6 +110,7 @@ for message in [*verdict.left_out, *evidence.unread_seeds({folder: problem for f
                                                            if folder.parent != runs.root})]:
     st.warning(message)
 widgets.record_problems(runs)
+budgets_ui(chosen, names, data)
 if not chosen:
     st.info("Choose at least one model in the sidebar.")
     st.stop()

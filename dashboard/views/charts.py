@@ -86,6 +86,36 @@ def learning_curve_chart(curves: pd.DataFrame, metric: str, names: list[str]) ->
                                                ).interactive(bind_y=False)
 
 
+BUDGET_BAND = "each model's lowest to highest seed"  # what the band of a budget chart spans, for its caption
+
+
+def budget_chart(points: pd.DataFrame, cost: str, names: list[str], *, title: str, cost_title: str,
+                 ticks: list[float] | None = None) -> alt.LayerChart:
+    """Test accuracy against a cost over training budgets (``points`` from ``views.budgets.budget_points``; ``cost``
+    its 'epochs' or 'seconds' column) on a log-scaled x: per model a line through the means over its seeds and a band
+    from its lowest to its highest seed, a dot per budget with its figures in the tooltip. Drag to pan, scroll to
+    zoom, click a model in the legend to pick it out (as on the learning curves)."""
+    pick = model_picker()
+    accuracy = alt.Axis(format="%", title="test accuracy")
+    base = alt.Chart(titled(points)).encode(
+        x=alt.X(f"{cost}:Q", title=cost_title, axis=alt.Axis(values=ticks, format=",~r"),
+                scale=alt.Scale(type="log", nice=False, padding=16)),
+        color=model_colours(names))
+    band = base.mark_area().encode(y=alt.Y("low:Q", axis=accuracy, scale=alt.Scale(zero=False, padding=16)),
+                                   y2="high:Q", opacity=picked(pick, 0.2, 0.03))
+    line = base.mark_line(strokeWidth=2).encode(y=alt.Y("accuracy:Q", axis=accuracy), opacity=picked(pick, 1.0, 0.1))
+    dots = base.mark_point(filled=True, size=60).encode(
+        y=alt.Y("accuracy:Q", axis=accuracy), opacity=picked(pick, 1.0, 0.1),
+        tooltip=["model", alt.Tooltip("epochs:Q", title="budget (epochs)"),
+                 alt.Tooltip("accuracy:Q", format=".2%", title="test accuracy (mean)"),
+                 alt.Tooltip("low:Q", format=".2%", title="lowest seed"),
+                 alt.Tooltip("high:Q", format=".2%", title="highest seed"),
+                 alt.Tooltip("tta:Q", format=".2%", title="with TTA (mean)"),
+                 alt.Tooltip("seconds:Q", format=",.1f", title="training seconds (mean)"),
+                 alt.Tooltip("seed list:N", title="seeds")]).add_params(pick)
+    return (band + line + dots).properties(title=title, height=PLOT_HEIGHT).interactive()
+
+
 COLOUR_BAR = "colour bar"  # the charts' description: a key, 12 px tall by design, not a plot
 
 
