@@ -1,6 +1,8 @@
 """Run records with every field the engine writes, for tests of what reads them."""
 import numpy as np
 
+from cifar_models.budgets import BUDGETS_FOLDER
+from cifar_models.checkpoint import RECORD_FILE, seed_folder, write_json
 from cifar_models.data import CLASSES
 from cifar_models.recipe import DEFAULT_RECIPE
 from cifar_models.run_record import RunRecord
@@ -45,3 +47,22 @@ def three(senet, plain=0.90, inception=0.91, **options):
     return {"plain_cnn": run_record("plain_cnn", plain, macs=40_000_000, seconds=50, **options),
             "senet": run_record("senet", senet, macs=550_000_000, seconds=300, **options),
             "inception": run_record("inception", inception, macs=360_000_000, seconds=200, **options)}
+
+
+def write_runs(root, accuracies, *, epochs=3, device="NVIDIA H200", seconds_per_epoch=None):
+    """Run records written as training writes them into the checkpoints folder ``root``: ``accuracies[model]`` holds
+    one test accuracy per seed (``<model>/`` for the first, ``seed-<k>/<model>/`` for seed k); each run takes
+    ``seconds_per_epoch[model]`` (default 1 s) an epoch, 1% more for each later seed."""
+    for name, per_seed in accuracies.items():
+        for seed, accuracy in enumerate(per_seed):
+            seconds = (seconds_per_epoch or {}).get(name, 1.0) * epochs * (1 + 0.01 * seed)
+            record = run_record_json(name, accuracy, seconds=seconds, epochs=epochs,
+                                     recipe=DEFAULT_RECIPE.updated(epochs=epochs, seed=seed).to_dict())
+            write_json(seed_folder(root, seed) / name / RECORD_FILE, {**record, "device": device})
+
+
+def write_budgets(root, accuracies, **options):
+    """The run records of training budgets, as ``train_all.py --budgets`` lays them out: ``accuracies[epochs]`` as
+    :func:`write_runs` takes them, written into ``root/budgets/<epochs>``."""
+    for epochs, by_model in accuracies.items():
+        write_runs(root / BUDGETS_FOLDER / str(epochs), by_model, epochs=epochs, **options)

@@ -69,7 +69,8 @@ def budgets_ui(chosen: list[str], listed: list[str], data) -> None:
         with st.container(horizontal=True):
             for cost, title, axis, ticks in (
                     ("epochs", "Accuracy against epochs", "training budget (epochs)", sorted(set(points["epochs"]))),
-                    ("seconds", "Accuracy against training time", budgets.seconds_title(sweep), None)):
+                    ("seconds", "Accuracy against training time", budgets.seconds_title(sweep),
+                     budgets.log_ticks(points["seconds"]))):
                 st.altair_chart(fixed_width(budget_chart(points, cost, models, title=title, cost_title=axis,
                                                          ticks=ticks), PANEL_WIDTH), width="content")
         st.caption(f"Lines: the mean test accuracy over the seeds; bands: {BUDGET_BAND}; both x axes are "

@@ -3,6 +3,7 @@ import streamlit as st
 
 from cifar_models.models import MODELS, model_title
 from dashboard import navigation, settings, sources, widgets
+from dashboard.views.budgets import budget_note
 from dashboard.views.common import number_word
 from dashboard.views.home import model_card
 
@@ -39,5 +40,11 @@ for column, spec in zip(st.columns(len(MODELS)), MODELS.values()):
 verdict = sources.verdict(widgets.available_data()[0])  # the one verdict, as Compare shows it with its evidence
 st.subheader(f"Is {model_title(verdict.question)} the best by far?")
 st.markdown(verdict.sentence)
+note = budget_note(runs.records, sources.load_budgets())  # where budgets exist: which one this answer is at
+if note:
+    st.caption(note)
 widgets.verdict_picture(verdict, HOME_FOREST_WIDTH)
 st.page_link("app_pages/compare.py", label="The evidence, on the Compare page", icon=":material/leaderboard:")
+if note:
+    st.page_link("app_pages/compare.py", label="The answer at each training budget, on the Compare page",
+                 icon=":material/show_chart:")

@@ -14,7 +14,7 @@ from cifar_models.budgets import Budget
 from cifar_models.models import model_title
 from cifar_models.verdict import PairEvidence, Verdict
 
-from .common import ordered, written
+from .common import Records, ordered, written
 
 POINT_COLUMNS = ["model", "epochs", "seeds", "seed list", "accuracy", "low", "high", "tta", "seconds"]
 
@@ -35,6 +35,16 @@ def budget_points(budgets: Sequence[Budget]) -> pd.DataFrame:
                          "tta": float(np.nanmean([record.tta_accuracy for record in measured])),
                          "seconds": float(np.mean([record.train_seconds for record in measured]))})
     return pd.DataFrame(rows, columns=POINT_COLUMNS)
+
+
+def log_ticks(values: Sequence[float]) -> list[float] | None:
+    """The ticks of a log axis over ``values``: the round numbers (1, 2 and 5 times a power of ten) within their
+    range, each labelled (Vega's own log ticks draw a grid line at every unit and label few of them); None where
+    fewer than two fall within it, for Vega to choose."""
+    low, high = min(values), max(values)
+    powers = range(math.floor(math.log10(low)), math.ceil(math.log10(high)) + 1)
+    ticks = [float(step * 10**power) for power in powers for step in (1, 2, 5) if low <= step * 10**power <= high]
+    return ticks if len(ticks) >= 2 else None
 
 
 # how cifar_models.engine names a CPU: its model name and the threads torch used, or "cpu" where the OS doesn't say
@@ -64,6 +74,16 @@ def budget_problems(budgets: Sequence[Budget], verdicts: Mapping[int, Verdict]) 
               for budget in budgets for folder, problem in budget.problems.items()]
     return unread + [f"At {epochs} epochs: {message}" for epochs, verdict in verdicts.items()
                      for message in verdict.left_out]
+
+
+def budget_note(records: Records, budgets: Sequence[Budget]) -> str:
+    """Home's line under the verdict where budgets exist: the budget of the committed checkpoints (``records``, the
+    top level's, which the verdict judges), and the budgets Compare shows it at; '' where there are none."""
+    if not budgets:
+        return ""
+    epochs = sorted({record.epochs_run for record in records.values()})
+    at = f"at {_listed(epochs)} epochs, the committed checkpoints' budget" if epochs else "at the committed budget"
+    return f"This answer is {at}; Compare gives it at {_listed([budget.epochs for budget in budgets])} epochs."
 
 
 def decisive(verdict: Verdict) -> PairEvidence | None:

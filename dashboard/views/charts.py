@@ -98,7 +98,7 @@ def budget_chart(points: pd.DataFrame, cost: str, names: list[str], *, title: st
     pick = model_picker()
     accuracy = alt.Axis(format="%", title="test accuracy")
     base = alt.Chart(titled(points)).encode(
-        x=alt.X(f"{cost}:Q", title=cost_title, axis=alt.Axis(values=ticks, format=",~r"),
+        x=alt.X(f"{cost}:Q", title=cost_title, axis=alt.Axis(values=alt.Undefined if ticks is None else ticks, format=",~r"),
                 scale=alt.Scale(type="log", nice=False, padding=16)),
         color=model_colours(names))
     band = base.mark_area().encode(y=alt.Y("low:Q", axis=accuracy, scale=alt.Scale(zero=False, padding=16)),
