@@ -66,3 +66,17 @@ def write_budgets(root, accuracies, **options):
     :func:`write_runs` takes them, written into ``root/budgets/<epochs>``."""
     for epochs, by_model in accuracies.items():
         write_runs(root / BUDGETS_FOLDER / str(epochs), by_model, epochs=epochs, **options)
+
+
+def budget_tree(root):
+    """Top-level records at 40 epochs, and budgets at 10, 20, 40 and 80 epochs (two seeds at 40 and 80) where SENet's
+    gap to Inception narrows from 3 to 0.5 points; the second seed of Plain CNN at 40 epochs is damaged."""
+    write_runs(root, {"plain_cnn": [0.84], "senet": [0.89], "inception": [0.90]}, epochs=40)
+    write_budgets(root, {10: {"plain_cnn": [0.78], "senet": [0.80], "inception": [0.83]},
+                         20: {"plain_cnn": [0.82], "senet": [0.86], "inception": [0.875]},
+                         40: {"plain_cnn": [0.84, 0.845], "senet": [0.885, 0.895], "inception": [0.90, 0.90]},
+                         80: {"plain_cnn": [0.87, 0.875], "senet": [0.905, 0.905], "inception": [0.91, 0.91]}},
+                  seconds_per_epoch={"plain_cnn": 0.5, "senet": 1.5, "inception": 2.2})
+    damaged = root / BUDGETS_FOLDER / "40" / "seed-1" / "plain_cnn"
+    (damaged / RECORD_FILE).write_text("{ damaged")
+    return damaged

@@ -13,6 +13,7 @@ from playwright.sync_api import expect
 from conftest import REPO
 from dashboard import navigation
 from dashboard.browser import EVERYTHING_DRAWN, RUN_FINISHED, serve_dashboard
+from run_records import budget_tree
 
 WIDTH = 1024
 MIN_PLOT_HEIGHT = 120  # px: the class probabilities had 0, the per-class accuracies about 50
@@ -85,14 +86,41 @@ def drawn_page(browser, url: str, path: str, model: str | None):
     return page
 
 
-@pytest.mark.parametrize(("path", "model"), MODEL_VIEWS)
-def test_every_chart_shows_its_data_and_every_table_fits_at_1024_px(browser, committed_app_url, path, model):
-    page = drawn_page(browser, committed_app_url, path, model)
+def measured(browser, url: str, path: str, model: str | None) -> dict:
+    """What MEASURE finds on the page, drawn at WIDTH px; the page must not have raised."""
+    page = drawn_page(browser, url, path, model)
     try:
         assert page.locator('[data-testid="stException"]').count() == 0
-        found = page.evaluate(MEASURE)
+        return page.evaluate(MEASURE)
     finally:
         page.close()
+
+
+@pytest.mark.parametrize(("path", "model"), MODEL_VIEWS)
+def test_every_chart_shows_its_data_and_every_table_fits_at_1024_px(browser, committed_app_url, path, model):
+    assert_shows_its_data(measured(browser, committed_app_url, path, model))
+
+
+@pytest.fixture(scope="module")
+def budgets_app_url(tmp_path_factory):
+    """The app on run records with training budgets, which the committed checkpoints do not have (yet)."""
+    root = tmp_path_factory.mktemp("budgets") / "checkpoints"
+    budget_tree(root)
+    with serve_dashboard(root, tmp_path_factory.mktemp("streamlit") / "streamlit.log") as url:
+        yield url
+
+
+def test_the_charts_of_accuracy_against_cost_over_budgets_show_their_data_at_1024_px(browser, budgets_app_url):
+    found = measured(browser, budgets_app_url, "compare", None)
+    titles = [chart["title"] for chart in found["charts"]]
+    assert {"Accuracy against epochs", "Accuracy against training time"} <= set(titles), titles
+    assert any(table["head"].startswith("budget") for table in found["tables"]), found["tables"]
+    assert_shows_its_data(found)
+
+
+def assert_shows_its_data(found: dict) -> None:
+    """Every chart MEASURE found has a plot area MIN_PLOT_HEIGHT tall, MIN_CATEGORY_PIXELS per category and every
+    label whole; no table is wider than its container."""
     plots = [chart for chart in found["charts"] if not chart["colourBar"]]
     short = [(chart["title"], round(chart["plotHeight"])) for chart in plots if chart["plotHeight"] < MIN_PLOT_HEIGHT]
     assert not short, f"plot areas under {MIN_PLOT_HEIGHT} px tall: {short}"

@@ -14,7 +14,7 @@ from cifar_models.verdict import GroundTruth, judge
 from dashboard import settings
 from dashboard.views import budgets
 from dashboard.views.charts import budget_chart
-from run_records import run_record, write_budgets, write_runs
+from run_records import budget_tree, run_record, write_budgets, write_runs
 
 from apptest_helpers import HOME, chart_frames, page_text
 
@@ -188,20 +188,6 @@ def test_the_budget_chart_is_log_scaled_zoomable_coloured_by_model_and_picks_a_m
 
 # ---------------------------------------------------------------------------------------------------------------
 # The pages, on a checkpoints folder of run records (Home and Compare read records only)
-
-
-def budget_tree(root):
-    """Top-level records at 40 epochs, and budgets at 10, 20, 40 and 80 epochs (two seeds at 40 and 80) where SENet's
-    gap to Inception narrows from 3 to 0.5 points; the second seed of Plain CNN at 40 epochs is damaged."""
-    write_runs(root, {"plain_cnn": [0.84], "senet": [0.89], "inception": [0.90]}, epochs=40)
-    write_budgets(root, {10: {"plain_cnn": [0.78], "senet": [0.80], "inception": [0.83]},
-                         20: {"plain_cnn": [0.82], "senet": [0.86], "inception": [0.875]},
-                         40: {"plain_cnn": [0.84, 0.845], "senet": [0.885, 0.895], "inception": [0.90, 0.90]},
-                         80: {"plain_cnn": [0.87, 0.875], "senet": [0.905, 0.905], "inception": [0.91, 0.91]}},
-                  seconds_per_epoch={"plain_cnn": 0.5, "senet": 1.5, "inception": 2.2})
-    damaged = root / BUDGETS_FOLDER / "40" / "seed-1" / "plain_cnn"
-    (damaged / RECORD_FILE).write_text("{ damaged")
-    return damaged
 
 
 def test_compare_shows_accuracy_against_cost_the_verdict_at_each_budget_and_its_trend(open_app, tmp_path):
