@@ -17,7 +17,7 @@ import streamlit as st
 from torch import nn
 
 from cifar_models import exemplars
-from cifar_models.budgets import Budget, budget_folders, read_budgets
+from cifar_models.budgets import Budget, budget_folder, budgets_present, read_budgets
 from cifar_models.checkpoint import (RECORD_FILE, WEIGHTS_FILE, CheckpointError, LoadedCheckpoint, file_digest,
                                      find_checkpoints, find_seed_checkpoints, load_checkpoint, read_record,
                                      read_seed_records)
@@ -299,8 +299,9 @@ def verdict(data: CIFAR10 | None) -> Verdict:
 
 def budget_identities() -> tuple:
     """Every budget's records' identities: what the budget views depend on."""
-    return tuple((str(folder), checkpoint_identity(folder)) for budget in budget_folders(checkpoint_root()).values()
-                 for folders in find_seed_checkpoints(budget).values() for folder in folders)
+    root = checkpoint_root()
+    return tuple((str(folder), checkpoint_identity(folder)) for epochs in budgets_present(root)
+                 for folders in find_seed_checkpoints(budget_folder(root, epochs)).values() for folder in folders)
 
 
 @st.cache_data(show_spinner=False)

@@ -1,7 +1,7 @@
 """Run records with every field the engine writes, for tests of what reads them."""
 import numpy as np
 
-from cifar_models.budgets import BUDGETS_FOLDER
+from cifar_models.budgets import budget_folder
 from cifar_models.checkpoint import RECORD_FILE, seed_folder, write_json
 from cifar_models.data import CLASSES
 from cifar_models.recipe import DEFAULT_RECIPE
@@ -65,7 +65,7 @@ def write_budgets(root, accuracies, **options):
     """The run records of training budgets, as ``train_all.py --budgets`` lays them out: ``accuracies[epochs]`` as
     :func:`write_runs` takes them, written into ``root/budgets/<epochs>``."""
     for epochs, by_model in accuracies.items():
-        write_runs(root / BUDGETS_FOLDER / str(epochs), by_model, epochs=epochs, **options)
+        write_runs(budget_folder(root, epochs), by_model, epochs=epochs, **options)
 
 
 def budget_tree(root):
@@ -77,6 +77,6 @@ def budget_tree(root):
                          40: {"plain_cnn": [0.84, 0.845], "senet": [0.885, 0.895], "inception": [0.90, 0.90]},
                          80: {"plain_cnn": [0.87, 0.875], "senet": [0.905, 0.905], "inception": [0.91, 0.91]}},
                   seconds_per_epoch={"plain_cnn": 0.5, "senet": 1.5, "inception": 2.2})
-    damaged = root / BUDGETS_FOLDER / "40" / "seed-1" / "plain_cnn"
+    damaged = budget_folder(root, 40) / "seed-1" / "plain_cnn"
     (damaged / RECORD_FILE).write_text("{ damaged")
     return damaged

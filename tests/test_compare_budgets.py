@@ -6,7 +6,7 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from cifar_models.budgets import BUDGETS_FOLDER, budget_folders, read_budgets
+from cifar_models.budgets import BUDGETS_FOLDER, budgets_present, read_budgets
 from cifar_models.checkpoint import RECORD_FILE
 from cifar_models.models import model_colour
 from cifar_models.recipe import DEFAULT_RECIPE
@@ -29,7 +29,7 @@ def test_budgets_are_the_positive_integer_folders_in_ascending_epochs_and_a_dama
     (tmp_path / BUDGETS_FOLDER / "40").mkdir()  # a budget folder without records: nothing to show
     (tmp_path / BUDGETS_FOLDER / "20" / "plain_cnn" / RECORD_FILE).write_text("{ damaged")
 
-    assert list(budget_folders(tmp_path)) == [10, 20, 40, 80]
+    assert budgets_present(tmp_path) == [10, 20, 40, 80]
     found = read_budgets(tmp_path)
     assert [budget.epochs for budget in found] == [10, 20, 80]
     twenty = found[1]
