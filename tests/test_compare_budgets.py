@@ -1,13 +1,14 @@
 """Accuracy against cost over training budgets: the reader of ``<checkpoints>/budgets/`` (cifar_models.budgets), the
 Compare page's views of it (dashboard/views/budgets.py and its chart), then Compare and Home in AppTest on a budget
 tree of synthetic run records."""
+import json
 from dataclasses import replace
 
 import numpy as np
 import pytest
 
-from cifar_models.budgets import BUDGETS_FOLDER, budgets_present, read_budgets
-from cifar_models.checkpoint import RECORD_FILE
+from cifar_models.budgets import BUDGETS_FOLDER, budget_folder, budgets_present, read_budgets
+from cifar_models.checkpoint import RECORD_FILE, write_json
 from cifar_models.models import model_colour
 from cifar_models.recipe import DEFAULT_RECIPE
 from cifar_models.verdict import GroundTruth, judge
@@ -46,7 +47,10 @@ def test_budgets_are_the_positive_integer_folders_in_ascending_epochs_and_a_dama
 def test_budget_points_are_each_models_mean_lowest_and_highest_over_its_seeds(tmp_path):
     write_budgets(tmp_path, {10: {"senet": [0.80], "plain_cnn": [0.70]}, 40: {"senet": [0.88, 0.90, 0.86]}},
                   seconds_per_epoch={"senet": 2.0, "plain_cnn": 0.5})
+    unmeasured = budget_folder(tmp_path, 10) / "senet" / RECORD_FILE  # a record without its training time
+    write_json(unmeasured, {**json.loads(unmeasured.read_text()), "train_seconds": None})
     points = budgets.budget_points(read_budgets(tmp_path)).set_index(["model", "epochs"])
+    assert np.isnan(points.loc[("senet", 10), "seconds"])  # unknown, never a mean of nothing
     assert list(points.index) == [("plain_cnn", 10), ("senet", 10), ("senet", 40)]  # display order in each budget
     senet = points.loc[("senet", 40)]
     assert senet["seeds"] == 3 and senet["seed list"] == "0, 1, 2"
@@ -73,6 +77,7 @@ def test_a_log_axis_is_ticked_at_round_numbers_within_its_values():
     assert budgets.log_ticks([6.0, 46.0, 181.8]) == [10.0, 20.0, 50.0, 100.0]
     assert budgets.log_ticks([0.3, 2.5]) == [0.5, 1.0, 2.0]
     assert budgets.log_ticks([31.0, 45.0]) is None  # no round number inside: Vega chooses
+    assert budgets.log_ticks([float("nan"), 0.0, 6.0, 46.0]) == [10.0, 20.0] and budgets.log_ticks([float("nan")]) is None
 
 
 def untested(leads: dict[int, float], rival: str = "inception") -> dict:

@@ -32,19 +32,28 @@ def budget_points(budgets: Sequence[Budget]) -> pd.DataFrame:
             rows.append({"model": name, "epochs": budget.epochs, "seeds": len(measured),
                          "seed list": ", ".join(str(record.seed) for record in measured),
                          "accuracy": float(np.mean(accuracies)), "low": min(accuracies), "high": max(accuracies),
-                         "tta": float(np.nanmean([record.tta_accuracy for record in measured])),
-                         "seconds": float(np.mean([record.train_seconds for record in measured]))})
+                         "tta": float(np.mean([record.tta_accuracy for record in measured])),
+                         "seconds": _mean_of_known([record.train_seconds for record in measured])})
     return pd.DataFrame(rows, columns=POINT_COLUMNS)
 
 
 def log_ticks(values: Sequence[float]) -> list[float] | None:
     """The ticks of a log axis over ``values``: the round numbers (1, 2 and 5 times a power of ten) within their
     range, each labelled (Vega's own log ticks draw a grid line at every unit and label few of them); None where
-    fewer than two fall within it, for Vega to choose."""
-    low, high = min(values), max(values)
+    fewer than two fall within it, for Vega to choose. Values a log axis cannot show (NaN, zero) are not counted."""
+    shown = [value for value in values if math.isfinite(value) and value > 0]
+    if not shown:
+        return None
+    low, high = min(shown), max(shown)
     powers = range(math.floor(math.log10(low)), math.ceil(math.log10(high)) + 1)
     ticks = [float(step * 10**power) for power in powers for step in (1, 2, 5) if low <= step * 10**power <= high]
     return ticks if len(ticks) >= 2 else None
+
+
+def _mean_of_known(values: list[float]) -> float:
+    """The mean of the finite values (a record may lack its training time: NaN), NaN where there are none."""
+    known = [value for value in values if math.isfinite(value)]
+    return float(np.mean(known)) if known else math.nan
 
 
 # how cifar_models.engine names a CPU: its model name and the threads torch used, or "cpu" where the OS doesn't say
