@@ -2,9 +2,9 @@
 import altair as alt
 import streamlit as st
 
-from cifar_models.models import model_title
 from cifar_models.budgets import BUDGETS_FOLDER
-from cifar_models.models import display_order
+from cifar_models.data import CIFAR10
+from cifar_models.models import display_order, model_title
 from dashboard import settings, sources, state, widgets
 from dashboard.settings import checkpoint_root
 from dashboard.views import budgets, compare, evidence, live
@@ -49,7 +49,7 @@ def interrupted_ui(run: live.LiveRun) -> None:
             st.code(model.resume_command, language="bash")
 
 
-def budgets_ui(chosen: list[str], listed: list[str], data) -> None:
+def budgets_ui(chosen: list[str], listed: list[str], data: CIFAR10 | None) -> None:
     """Accuracy against epochs and against training seconds over the training budgets, of the ``chosen`` models and
     of those the sidebar does not list, the verdict at each budget and its trend in one sentence; one line with the
     command that makes them where there are none."""

@@ -148,7 +148,7 @@ def trend_sentence(verdicts: Mapping[int, Verdict]) -> str:
              for pair in verdict.rivals if pair.rival == last.rival}
     if len(leads) < 2:
         return ""
-    (first, start), (end_epochs, end) = next(iter(leads.items())), list(leads.items())[-1]
+    (first, start), *_, (end_epochs, end) = leads.items()
     title, rival = model_title(last.model), model_title(last.rival)
     span = f"from {first} to {end_epochs} epochs"
     if abs(end - start) < STEADY_POINTS:
