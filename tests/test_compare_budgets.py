@@ -148,11 +148,13 @@ def test_the_verdict_table_has_a_row_per_budget_with_the_closest_rivals_lead_int
 
 
 def test_a_budget_without_a_rival_is_a_row_of_dashes_and_every_problem_names_its_budget(tmp_path):
-    write_budgets(tmp_path, {10: {"senet": [0.8]}, 20: {"senet": [0.8], "inception": [0.8, 0.9]}})
+    write_budgets(tmp_path, {1: {"senet": [0.8]}, 20: {"senet": [0.8], "inception": [0.8, 0.9]}})
     (tmp_path / BUDGETS_FOLDER / "20" / "seed-1" / "inception" / RECORD_FILE).write_text("{ damaged")
     found = read_budgets(tmp_path)
     verdicts = {budget.epochs: judge(budget.records) for budget in found}
-    assert list(budgets.verdict_table(verdicts).loc["10 epochs"]) == ["Cannot say", "–", "–", "–", "–", "–"]
+    table = budgets.verdict_table(verdicts)
+    assert list(table.index) == ["1 epoch", "20 epochs"]  # a budget of one epoch, in the singular
+    assert list(table.loc["1 epoch"]) == ["Cannot say", "–", "–", "–", "–", "–"]
     [problem] = budgets.budget_problems(found, verdicts)
     damaged = tmp_path / BUDGETS_FOLDER / "20" / "seed-1" / "inception"
     assert problem.startswith(f"`{damaged}` is left out of the 20-epoch budget: cannot read Run record "

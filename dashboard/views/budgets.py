@@ -81,7 +81,7 @@ def budget_problems(budgets: Sequence[Budget], verdicts: Mapping[int, Verdict]) 
     budget's verdict leaves out (``verdicts[epochs]``), each naming its budget."""
     unread = [f"`{folder}` is left out of the {budget.epochs}-epoch budget: {problem}"
               for budget in budgets for folder, problem in budget.problems.items()]
-    return unread + [f"At {epochs} epochs: {message}" for epochs, verdict in verdicts.items()
+    return unread + [f"At {_epochs([epochs])}: {message}" for epochs, verdict in verdicts.items()
                      for message in verdict.left_out]
 
 
@@ -91,8 +91,8 @@ def budget_note(records: Records, budgets: Sequence[Budget]) -> str:
     if not budgets:
         return ""
     epochs = sorted({record.epochs_run for record in records.values()})
-    at = f"at {_listed(epochs)} epochs, the committed checkpoints' budget" if epochs else "at the committed budget"
-    return f"This answer is {at}; Compare gives it at {_listed([budget.epochs for budget in budgets])} epochs."
+    at = f"at {_epochs(epochs)}, the committed checkpoints' budget" if epochs else "at the committed budget"
+    return f"This answer is {at}; Compare gives it at {_epochs([budget.epochs for budget in budgets])}."
 
 
 def decisive(verdict: Verdict) -> PairEvidence | None:
@@ -110,7 +110,7 @@ def verdict_table(verdicts: Mapping[int, Verdict]) -> pd.DataFrame:
     rows = {}
     for epochs, verdict in verdicts.items():
         pair = decisive(verdict)
-        rows[f"{epochs} epochs"] = {
+        rows[_epochs([epochs])] = {
             "answer": verdict.answer.capitalize(),
             "closest rival": model_title(pair.rival) if pair else None,
             "lead (points)": 100 * pair.lead if pair else None,
@@ -154,7 +154,7 @@ def trend_sentence(verdicts: Mapping[int, Verdict]) -> str:
     if abs(end - start) < STEADY_POINTS:
         trend = f"{_gap(title, rival, start)} stays at about {abs(start):.1f} points {span}"
     elif (start < 0) != (end < 0):
-        trend = (f"{title}'s place against {rival} reverses, from {_side(start)} at {first} epochs to {_side(end)} "
+        trend = (f"{title}'s place against {rival} reverses, from {_side(start)} at {_epochs([first])} to {_side(end)} "
                  f"at {end_epochs}")
     else:
         verb = "widens" if abs(end) > abs(start) else "narrows"
@@ -173,10 +173,12 @@ def _answers(verdicts: Mapping[int, Verdict]) -> str:
             runs[-1][1].append(epochs)
         else:
             runs.append((answer, [epochs]))
-    return "the answer is " + ", then ".join(f"\u201c{answer}\u201d at {_listed(budgets)} epochs"
+    return "the answer is " + ", then ".join(f"\u201c{answer}\u201d at {_epochs(budgets)}"
                                               for answer, budgets in runs)
 
 
-def _listed(numbers: list[int]) -> str:
+def _epochs(numbers: list[int]) -> str:
+    """[10] -> '10 epochs', [1] -> '1 epoch', [10, 20, 40] -> '10, 20 and 40 epochs'."""
     words = [str(number) for number in numbers]
-    return words[0] if len(words) == 1 else f"{', '.join(words[:-1])} and {words[-1]}"
+    listed = words[0] if len(words) == 1 else f"{', '.join(words[:-1])} and {words[-1]}"
+    return f"{listed} epoch{'s' * (numbers != [1])}"
