@@ -37,6 +37,7 @@ from .recipe import Recipe
 from .resume import (RESUME_RECORD, OutputWriteError, ResumeState, RunIdentity, SplitIdentity, clear_resume_state,
                      io_reason, restore_tensors, resume_state_for, save_resume_state)
 from .run_record import EpochRecord, RunRecord
+from .step_modes import StaticStep, resolve_step_mode, sync_check, sync_check_mode, try_capture
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
@@ -108,12 +109,16 @@ def subset_splits(data: CIFAR10, subset: int | None, seed: int) -> tuple[Split, 
     return data.train.subset(train_index), data.val.subset(val_index), data.test.subset(np.arange(min(subset, len(data.test))))
 
 
-def make_optimizer(model: nn.Module, recipe: Recipe) -> torch.optim.SGD:
-    """SGD with weight decay on convolution and linear weights only (decaying BatchNorm scales and biases hurts)."""
+def make_optimizer(model: nn.Module, recipe: Recipe, *, fused: bool = False) -> torch.optim.SGD:
+    """SGD with weight decay on convolution and linear weights only (decaying BatchNorm scales and biases hurts).
+    ``fused``: one kernel for the whole update, which takes the learning rate as a device tensor without reading it
+    back to the host, so the update can be captured in a CUDA graph (the foreach update turns a tensor rate into a
+    host number)."""
     decay = [p for p in model.parameters() if p.ndim > 1]
     no_decay = [p for p in model.parameters() if p.ndim <= 1]
     groups = [{"params": decay, "weight_decay": recipe.weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
-    return torch.optim.SGD(groups, lr=recipe.lr, momentum=recipe.momentum, nesterov=recipe.nesterov)
+    return torch.optim.SGD(groups, lr=recipe.lr, momentum=recipe.momentum, nesterov=recipe.nesterov,
+                           fused=fused or None)
 
 
 def _synchronise(device: torch.device) -> None:
@@ -194,6 +199,7 @@ class RunPlan:
     precision: str
     ranks: Ranks
     show: bool  # progress bars and per-epoch lines (the writing rank only)
+    step_mode: str = "eager"  # asked for and available here (step_modes.resolve_step_mode); graphed may still fall back
 
 
 def _identity(name: str, model_options: dict, recipe: Recipe, data: CIFAR10, subset: int | None, ranks: Ranks,
@@ -207,12 +213,43 @@ def _identity(name: str, model_options: dict, recipe: Recipe, data: CIFAR10, sub
 # The loop
 
 
+class EpochProgress:
+    """The progress bar's running loss and accuracy, read without making the host wait for the device: on CUDA the
+    totals are copied into pinned memory behind the queued steps and shown once a CUDA event says the copy has
+    landed (a few steps late); on a CPU they are read directly."""
+
+    def __init__(self, bar: tqdm, device: torch.device):
+        self.bar = bar
+        self.on_cuda = device.type == "cuda" and not bar.disable
+        self.host = torch.empty(3, pin_memory=True) if self.on_cuda else None
+        self.copied = torch.cuda.Event() if self.on_cuda else None
+        self.copying = False
+
+    def show(self, totals: torch.Tensor) -> None:
+        if self.bar.disable:
+            return
+        if not self.on_cuda:
+            self._postfix(totals)
+            return
+        if self.copying and self.copied.query():
+            self._postfix(self.host)
+            self.copying = False
+        if not self.copying:
+            self.host.copy_(totals, non_blocking=True)
+            self.copied.record()
+            self.copying = True
+
+    def _postfix(self, totals: torch.Tensor) -> None:
+        loss, correct, count = totals.tolist()
+        self.bar.set_postfix(loss=f"{loss / count:.3f}", acc=f"{correct / count:.3f}")
+
+
 @dataclass
 class Trainer:
     """One rank's training: the model (``net`` is it wrapped for DDP or compiled), the optimiser, the shard on the
     device as uint8 and the schedule. :meth:`train_step` takes fixed-shape tensors (one batch, gathered and augmented
-    on the device) and returns its figures on the device, so the step can be captured in a CUDA graph as it is, once
-    its one host value, the learning rate, becomes a device tensor filled before each replay."""
+    on the device) and returns its figures on the device. With ``static`` (the graphed mode) each step goes through
+    fixed buffers, the learning rate as a device tensor: what a CUDA graph replays (``step_modes.StaticStep``)."""
 
     model: nn.Module
     net: nn.Module
@@ -225,6 +262,8 @@ class Trainer:
     steps_per_epoch: int
     precision: str
     num_classes: int
+    step_mode: str = "eager"  # the mode that runs (graphed falls back to eager where its capture fails)
+    static: StaticStep | None = None  # the step on static buffers (graphed), else None: eager or compiled
     generator: torch.Generator = field(init=False)
     count: torch.Tensor = field(init=False)  # the batch size, filled on the device: no host-to-device copy per step
 
@@ -245,24 +284,31 @@ class Trainer:
         self.net.train()
         order = torch.randperm(len(self.images), generator=self.generator, device=self.images.device)
         totals = torch.zeros(3, device=self.images.device)
+        progress = EpochProgress(bar, self.images.device)
         for index in range(self.steps_per_epoch):
             chosen = order[index * self.batch:(index + 1) * self.batch]
             self.model.follow_training(first_step + index, self.total_steps)  # e.g. DropBlock's ramp
-            totals += self.train_step(self.images[chosen], self.labels[chosen], self.learning_rate(first_step + index))
+            totals += self._step(chosen, self.learning_rate(first_step + index))
             bar.update(1)
-            if index % 20 == 0 and not bar.disable:  # a host sync: only as often as the bar needs it
-                bar.set_postfix(loss=f"{totals[0].item() / totals[2].item():.3f}",
-                                acc=f"{totals[1].item() / totals[2].item():.3f}")
+            if index % 20 == 0:
+                progress.show(totals)
         return totals
 
-    def train_step(self, images: torch.Tensor, labels: torch.Tensor, lr: float) -> torch.Tensor:
-        """Augment one batch, take one SGD step at ``lr``; [loss x batch, correct, batch] on the device."""
+    def _step(self, chosen: torch.Tensor, lr: float) -> torch.Tensor:
+        if self.static is None:
+            return self.train_step(self.images[chosen], self.labels[chosen], lr)
+        self.static.load(chosen, lr)
+        return self.static.run()
+
+    def train_step(self, images: torch.Tensor, labels: torch.Tensor, lr: float | torch.Tensor) -> torch.Tensor:
+        """Augment one batch, take one SGD step at ``lr`` (a number, or a device tensor for a fused SGD); [loss x
+        batch, correct, batch] on the device."""
         augmented = self.pipeline(to_float_batch(images), labels, num_classes=self.num_classes,
                                   generator=self.generator)
         inputs = prepare_batch(normalize(augmented.images), self.precision)
         for group in self.optimizer.param_groups:
             group["lr"] = lr
-        with autocast(self.precision, self.images.device):
+        with autocast(self.precision, self.images.device, cache=self.static is None):
             logits = self.net(inputs)
         loss = F.cross_entropy(logits.float(), augmented.targets, label_smoothing=self.recipe.label_smoothing)
         self.optimizer.zero_grad(set_to_none=True)
@@ -275,21 +321,49 @@ class Trainer:
 def _initial_model(plan: RunPlan) -> tuple[nn.Module, torch.optim.Optimizer]:
     torch.manual_seed(plan.recipe.seed)  # the same initial weights on every rank
     model = prepare_model(build_model(plan.name, **plan.model_options).to(plan.device), plan.precision)
-    return model, make_optimizer(model, plan.recipe)
+    return model, make_optimizer(model, plan.recipe, fused=plan.step_mode == "graphed")
 
 
 def _trainer(plan: RunPlan, model: nn.Module, optimizer: torch.optim.Optimizer, num_classes: int) -> Trainer:
-    """The trainer of ``model`` as it stands (resumed or new): wrapped for DDP and compiled where asked."""
+    """The trainer of ``model`` as it stands (resumed or new) in the plan's step mode: wrapped for DDP, compiled, or
+    its step captured in a CUDA graph."""
     net: nn.Module = model
     if plan.ranks.distributed:  # wraps after a resume: DDP broadcasts rank 0's weights when it is built
         device_ids = [plan.device.index] if plan.device.type == "cuda" else None
         net = nn.parallel.DistributedDataParallel(model, device_ids=device_ids)
-    if plan.recipe.compile and plan.device.type == "cuda":
+    if plan.step_mode != "eager":  # a scheduled value as a host number would recompile or be baked into the graph
+        model.hold_schedules_on_device(plan.device)
+    if plan.step_mode == "compiled":
         net = torch.compile(net)
     shard = plan.splits.shard
-    return Trainer(model, net, optimizer, AugmentPipeline(plan.recipe.augment),
-                   torch.from_numpy(shard.images).to(plan.device), torch.from_numpy(shard.labels).to(plan.device),
-                   plan.recipe, plan.splits.batch, plan.splits.steps_per_epoch, plan.precision, num_classes)
+    trainer = Trainer(model, net, optimizer, AugmentPipeline(plan.recipe.augment),
+                      torch.from_numpy(shard.images).to(plan.device), torch.from_numpy(shard.labels).to(plan.device),
+                      plan.recipe, plan.splits.batch, plan.splits.steps_per_epoch, plan.precision, num_classes,
+                      plan.step_mode)
+    if plan.step_mode == "graphed":
+        _graph(trainer, plan.name)
+    return trainer
+
+
+def _graph(trainer: Trainer, name: str) -> None:
+    """Capture the trainer's step in a CUDA graph, in training mode; where the capture fails (warned, naming the
+    error), the trainer goes on eager."""
+    trainer.static = StaticStep(trainer.train_step, trainer.images, trainer.labels, trainer.batch)
+    trainer.net.train()
+    if not try_capture(trainer.static, trainer.model, trainer.optimizer, trainer.generator, name):
+        trainer.static, trainer.step_mode = None, "eager"
+
+
+def _step_mode(name: str, recipe: Recipe, device: torch.device, ranks: Ranks, requested: str, show: bool) -> str:
+    """The step mode ``name`` trains in (``requested``, or compiled for a recipe with ``compile``), a one-line note
+    where it falls back to eager; a bad CIFAR_SYNC_CHECK is refused here, before any work."""
+    sync_check_mode()
+    requested = "compiled" if recipe.compile and requested == "eager" else requested
+    mode, note = resolve_step_mode(requested, name, device, distributed=ranks.distributed,
+                                   mixes_batches=recipe.augment.mix != "none")
+    if note and show:
+        tqdm.write(note)
+    return mode
 
 
 def _resume_or_start(plan: RunPlan, model: nn.Module, optimizer: torch.optim.Optimizer, fresh: bool,
@@ -352,7 +426,8 @@ def _run_epoch(trainer: Trainer, plan: RunPlan, state: ResumeState, epoch: int) 
                leave=False, disable=not plan.show)
     _synchronise(plan.device)
     started = time.perf_counter()
-    totals = trainer.train_epoch(state.step, bar)
+    with sync_check(plan.device):  # CIFAR_SYNC_CHECK: prove the epoch never waits for the device
+        totals = trainer.train_epoch(state.step, bar)
     _synchronise(plan.device)
     seconds = time.perf_counter() - started
     bar.close()
@@ -438,6 +513,7 @@ def _record(plan: RunPlan, model: nn.Module, data: CIFAR10, state: ResumeState, 
         "git_commit": _git_commit(),
         "device": _device_name(plan.device),
         "precision": plan.precision,  # of training and of the test metrics below
+        "step_mode": plan.step_mode,  # the one that ran
         "world_size": plan.ranks.world_size,
         "rank_weight_checksums": checksums,  # one per rank: equal when DDP kept the replicas in step
         "torch_version": torch.__version__,
@@ -466,9 +542,12 @@ def _save(model: nn.Module, record: RunRecord, run_dir: Path) -> None:
 def train_model(name: str, data: CIFAR10, recipe: Recipe, out_dir: str | Path, *, device: torch.device,
                 ranks: Ranks = Ranks(), subset: int | None = None, model_options: dict | None = None,
                 recipe_overrides: dict | None = None, fresh: bool = False, progress: bool = True,
-                precision: str = "auto", resume_command: str | None = None) -> RunRecord | None:
+                precision: str = "auto", resume_command: str | None = None,
+                step_mode: str = "eager") -> RunRecord | None:
     """Train ``name`` with ``recipe``, write ``<out_dir>/<name>/`` and return the run record (None on ranks > 0).
     ``precision`` is ``auto``, ``bf16`` or ``fp32`` (``cifar_models.precision``); the record keeps what it resolved to.
+    ``step_mode`` is ``eager``, ``compiled``, ``graphed`` or ``auto`` (``cifar_models.step_modes``); the record keeps
+    the one that ran.
     An interrupted run is resumed (``fresh=True`` discards it); ``resume_command``, kept beside its state, tells the
     dashboard how to resume it."""
     started = time.perf_counter()
@@ -477,12 +556,15 @@ def train_model(name: str, data: CIFAR10, recipe: Recipe, out_dir: str | Path, *
     check_run_folder(run_dir)
     model_options = dict(model_options or {})
     splits = _splits(data, recipe, ranks, subset)
+    show = progress and ranks.is_writer
     plan = RunPlan(name, recipe, model_options, splits,
                    _identity(name, model_options, recipe, data, subset, ranks, precision, splits), run_dir, device,
-                   precision, ranks, progress and ranks.is_writer)
+                   precision, ranks, show, _step_mode(name, recipe, device, ranks, step_mode, show))
     model, optimizer = _initial_model(plan)
     state = _resume_or_start(plan, model, optimizer, fresh, resume_command)
-    state = _run_epochs(_trainer(plan, model, optimizer, data.num_classes), plan, state)
+    trainer = _trainer(plan, model, optimizer, data.num_classes)
+    plan = replace(plan, step_mode=trainer.step_mode)
+    state = _run_epochs(trainer, plan, state)
     checksums = _rank_checksums(model, ranks)
     if not ranks.is_writer:
         return None

@@ -32,10 +32,11 @@ def resolve_precision(requested: str, device: torch.device) -> str:
     return "fp32"
 
 
-def autocast(precision: str, device: torch.device):
-    """The forward pass's context: bf16 autocast for ``bf16``, nothing for ``fp32``."""
+def autocast(precision: str, device: torch.device, *, cache: bool = True):
+    """The forward pass's context: bf16 autocast for ``bf16``, nothing for ``fp32``. ``cache=False`` for a step
+    captured in a CUDA graph (torch's CUDA Graphs notes: autocast's weight cache must not outlive the capture)."""
     if precision == "bf16":
-        return torch.autocast(device_type=device.type, dtype=torch.bfloat16)
+        return torch.autocast(device_type=device.type, dtype=torch.bfloat16, cache_enabled=cache)
     return nullcontext()
 
 

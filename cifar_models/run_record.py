@@ -19,6 +19,7 @@ from typing import Any
 from . import schema
 from .recipe import Recipe
 from .schema import COUNT, UNIT, Limits, SchemaError, spec
+from .step_modes import STEP_MODES
 
 RUN_RECORD_VERSION = 1  # raise it, with a reader for the older layout, when a change cannot be a field's default
 
@@ -138,6 +139,8 @@ class RunRecord:
     created: str  # ISO 8601, UTC
     history: tuple[EpochRecord, ...]
     test: TestMetrics
+    step_mode: str = field(default="eager", metadata=spec(  # older records: all trained eager
+        choices=STEP_MODES, help="how the training step ran: eager, compiled or graphed (cifar_models.step_modes)"))
     schema_version: int = field(default=RUN_RECORD_VERSION, metadata=spec(
         limits=Limits(1, RUN_RECORD_VERSION), help="the layout of this record; newer ones need newer code"))
 

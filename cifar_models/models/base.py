@@ -40,6 +40,13 @@ class CifarNet(nn.Module):
             if module is not self and hasattr(module, "follow_training"):
                 module.follow_training(step, total_steps)
 
+    def hold_schedules_on_device(self, device: torch.device) -> None:
+        """Move every scheduled value (e.g. a ramped DropBlock's rate) into a device tensor that
+        :meth:`follow_training` fills in place: what a captured CUDA graph or a compiled model needs."""
+        for module in self.modules():
+            if module is not self and hasattr(module, "hold_schedule_on_device"):
+                module.hold_schedule_on_device(device)
+
     def num_parameters(self) -> int:
         return sum(p.numel() for p in self.parameters())
 

@@ -18,6 +18,7 @@ class DeviceDropBlock2D(DropBlock2D):
         super().__init__(drop_prob, block_size)
         self.target_prob = drop_prob
         self.ramp = ramp
+        self.device_rate: torch.Tensor | None = None  # gamma on the device, for compiled and graphed steps
         if ramp:
             self.drop_prob = 0.0  # until training starts: the ramp begins at 0
 
@@ -28,13 +29,22 @@ class DeviceDropBlock2D(DropBlock2D):
         ``LinearScheduler(dropblock, 0, target, total_steps)`` sets it when stepped once before each step."""
         if self.ramp:
             self.drop_prob = self.target_prob * min(step, total_steps - 1) / max(total_steps - 1, 1)
+            if self.device_rate is not None:
+                self.device_rate.fill_(self._compute_gamma(None))
+
+    def hold_schedule_on_device(self, device: torch.device) -> None:
+        """Keep a ramped DropBlock's rate (gamma) in a device tensor that :meth:`follow_training` fills in place, so
+        a CUDA graph replays every step's value and a compiled model does not recompile for each; the mask is then
+        drawn even at rate 0, where it keeps every position (the same output). A fixed rate stays a constant."""
+        if self.ramp:
+            self.device_rate = torch.full((), self._compute_gamma(None), device=device)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if x.dim() != 4:
             raise ValueError(f"DropBlock2D expects (N, C, H, W), got shape {tuple(x.shape)}")
-        if not self.training or self.drop_prob == 0.0:
+        if not self.training or (self.device_rate is None and self.drop_prob == 0.0):
             return x
-        gamma = self._compute_gamma(x)
+        gamma = self._compute_gamma(x) if self.device_rate is None else self.device_rate
         mask = (torch.rand(x.shape[0], *x.shape[2:], device=x.device) < gamma).to(x.dtype)
         block_mask = self._compute_block_mask(mask)
         kept = block_mask.sum().clamp_min(1.0)  # every block dropped: avoid dividing by zero
