@@ -26,6 +26,7 @@ from torch import nn
 
 STEP_MODES = ("eager", "compiled", "graphed")
 AUTO = "auto"  # the measured fastest mode of each model (FASTEST_STEP_MODE), eager for one not measured
+STEP_MODE_CHOICES = (*STEP_MODES, AUTO)  # what a run may ask for
 
 # The fastest mode per model, as scripts/benchmark_training.py measured it on a GPU (it prints this table); ``auto``
 # reads it. Empty until a GPU session fills it in, so ``auto`` means eager.
@@ -64,14 +65,18 @@ def resolve_step_mode(requested: str, model: str, device: torch.device, *, distr
                       mixes_batches: bool = False) -> tuple[str, str | None]:
     """The mode ``model`` trains in when ``requested`` (one of STEP_MODES or ``auto``) is asked, and the one-line note
     saying why it falls back to eager (None when it does not)."""
-    if requested not in (*STEP_MODES, AUTO):
-        raise ValueError(f"step mode must be one of {', '.join((*STEP_MODES, AUTO))}, not {requested!r}")
+    if requested not in STEP_MODE_CHOICES:
+        raise ValueError(f"step mode must be one of {', '.join(STEP_MODE_CHOICES)}, not {requested!r}")
     mode = FASTEST_STEP_MODE.get(model, "eager") if requested == AUTO else requested
-    for requirement in REQUIREMENTS[mode]:
-        reason = requirement(device, distributed, mixes_batches)
-        if reason:
-            return "eager", f"{model}: the {mode} step mode needs {reason}; training eager"
-    return mode, None
+    reason = missing_for(mode, device, distributed=distributed, mixes_batches=mixes_batches)
+    return ("eager", f"{model}: the {mode} step mode needs {reason}; training eager") if reason else (mode, None)
+
+
+def missing_for(mode: str, device: torch.device, *, distributed: bool = False, mixes_batches: bool = False) -> str | None:
+    """What ``mode`` (one of STEP_MODES) needs that this run lacks, e.g. "CUDA (this run is on cpu)"; None where it
+    can run."""
+    reasons = (requirement(device, distributed, mixes_batches) for requirement in REQUIREMENTS[mode])
+    return next((reason for reason in reasons if reason), None)
 
 
 # ----------------------------------------------------------------------------------------------------------------

@@ -6,7 +6,10 @@
 The seed's pipeline: a map-style dataset of PIL images through RandomCrop, RandomHorizontalFlip, ToTensor and
 Normalize, a DataLoader with workers, fp32, batch 128, Adam. Ours: the engine (data resident on the device, batched
 augmentation) with the default recipe, in each precision asked for (``--precision both``, the default: fp32 and bf16
-autocast + channels_last, and their ratio per model). Prints a table and writes JSON.
+autocast + channels_last, and their ratio per model), then in each step mode of ``--modes`` (eager, compiled, graphed:
+``cifar_models.step_modes``) in the default precision; a mode this device cannot run (compiled and graphed need CUDA)
+is skipped with the reason. Prints a table, the fastest mode per model as the ``FASTEST_STEP_MODE`` table that
+``train_all.py --step-mode auto`` reads, and writes JSON.
 """
 from __future__ import annotations
 
@@ -30,6 +33,7 @@ from cifar_models.data import load_cifar10
 from cifar_models.engine import train_model
 from cifar_models.precision import PRECISIONS, resolve_precision
 from cifar_models.recipe import DEFAULT_RECIPE
+from cifar_models.step_modes import STEP_MODES, missing_for
 
 # Dense bf16 tensor-core peaks from NVIDIA's data sheets (SXM parts), to put achieved FLOP/s in proportion.
 BF16_PEAK_FLOPS = {"H100": 989e12, "H200": 989e12, "A100": 312e12}
@@ -78,15 +82,49 @@ def seed_pipeline_images_per_s(split, device: torch.device, epochs: int, workers
     return seen / seconds
 
 
-def engine_epochs(name: str, data, device: torch.device, epochs: int, subset: int | None, precision: str) -> dict:
-    """Train with the engine and return its per-epoch figures, the first (warm-up) epoch left out."""
+def engine_epochs(name: str, data, device: torch.device, epochs: int, subset: int | None, precision: str,
+                  step_mode: str = "eager") -> dict:
+    """Train with the engine and return its per-epoch figures, the first (warm-up, compilation, capture) epoch left
+    out, and the step mode that ran (a graphed run whose capture failed runs eager)."""
     with tempfile.TemporaryDirectory() as out:
         record = train_model(name, data, DEFAULT_RECIPE.updated(epochs=epochs + 1), out, device=device,
-                             subset=subset, progress=False, precision=precision)
+                             subset=subset, progress=False, precision=precision, step_mode=step_mode)
     timed = record.history[1:]
     return {"epoch_seconds": sum(h.epoch_seconds for h in timed) / len(timed),
             "images_per_s": sum(h.images_per_s for h in timed) / len(timed),
-            "macs": record.macs, "params": record.params}
+            "macs": record.macs, "params": record.params, "ran_as": record.step_mode,
+            "wall_seconds": record.wall_seconds}
+
+
+def mode_figures(name: str, data, device: torch.device, args, measured: dict, precision: str, seed: float,
+                 modes_here: list[str]) -> dict:
+    """Each step mode of ``modes_here`` in ``precision`` (eager reused from ``measured`` when the precision pass took
+    it), with its speed-up over the seed's pipeline."""
+    modes = {}
+    for mode in modes_here:
+        figures = (dict(measured[precision]) if mode == "eager" and precision in measured else
+                   engine_epochs(name, data, device, args.epochs, args.images, precision, mode))
+        figures["over_seed_pipeline"] = figures["images_per_s"] / seed
+        modes[mode] = figures
+    return modes
+
+
+def fastest_mode(modes: dict) -> str | None:
+    """The mode with the most images/s among those that ran as asked (a failed capture's eager run does not count);
+    None where none did."""
+    ran = {mode: figures for mode, figures in modes.items() if figures["ran_as"] == mode}
+    return max(ran, key=lambda mode: ran[mode]["images_per_s"], default=None)
+
+
+def print_modes(results: dict) -> None:
+    skipped = "".join(f"; {mode} skipped: it {reason}" for mode, reason in results["skipped_modes"].items())
+    print(f"step modes in {results['mode_precision']}{skipped}")
+    print(f"{'model':<10} {'mode':<9} {'img/s':>10} {'x seed':>7} {'ran as':>8}")
+    for name, by_precision in results["models"].items():
+        for mode, f in by_precision["modes"].items():
+            print(f"{name:<10} {mode:<9} {f['images_per_s']:>10,.0f} {f['over_seed_pipeline']:>7.1f} {f['ran_as']:>8}")
+    print(f"FASTEST_STEP_MODE = {json.dumps(results['fastest_step_mode'])}  # measured on {results['device']}: "
+          "cifar_models/step_modes.py, read by train_all.py --step-mode auto")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -99,8 +137,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workers", type=int, default=8, help="DataLoader workers of the seed's pipeline")
     parser.add_argument("--precision", choices=[*PRECISIONS, "both"], default="both",
                         help="the engine's precision; both (the default): fp32 and bf16, and their ratio")
+    parser.add_argument("--modes", default=",".join(STEP_MODES),
+                        help="the step modes to measure in the default precision (default: all; those this device "
+                             "cannot run are skipped)")
     parser.add_argument("--json", default="benchmark_training.json", help="where to write the results")
     args = parser.parse_args(argv)
+    unknown = sorted(set(args.modes.split(",")) - set(STEP_MODES))
+    if unknown:
+        parser.error(f"--modes takes {', '.join(STEP_MODES)}, not {', '.join(unknown)}")
 
     try:
         _, device = distributed.setup(args.device)
@@ -115,8 +159,12 @@ def main(argv: list[str] | None = None) -> int:
     precisions = ["fp32", "bf16"] if args.precision == "both" else [resolve_precision(args.precision, device)]
     default_precision = resolve_precision("auto", device)  # what train_all.py uses here
     seed = seed_pipeline_images_per_s(split, device, args.epochs, args.workers)
+    mode_precision = precisions[-1] if len(precisions) == 1 else default_precision
     results = {"device": device_name, "seed_pipeline_images_per_s": seed, "default_precision": default_precision,
-               "models": {}}
+               "mode_precision": mode_precision, "models": {}, "fastest_step_mode": {},
+               "skipped_modes": {mode: f"needs {missing_for(mode, device)}" for mode in args.modes.split(",")
+                                 if missing_for(mode, device)}}
+    modes_here = [mode for mode in args.modes.split(",") if mode not in results["skipped_modes"]]
     for name in args.models.split(","):
         results["models"][name] = {}
         for precision in precisions:
@@ -129,6 +177,10 @@ def main(argv: list[str] | None = None) -> int:
             by_precision = results["models"][name]
             results["models"][name]["bf16_over_fp32"] = (by_precision["bf16"]["images_per_s"]
                                                          / by_precision["fp32"]["images_per_s"])
+        modes = mode_figures(name, data, device, args, results["models"][name], mode_precision, seed, modes_here)
+        results["models"][name]["modes"] = modes
+        if fastest_mode(modes):
+            results["fastest_step_mode"][name] = fastest_mode(modes)
     engine_plain = results["models"].get("plain_cnn", {}).get(default_precision)
     if engine_plain:
         results["plain_cnn_speedup"] = engine_plain["images_per_s"] / seed
@@ -147,6 +199,7 @@ def main(argv: list[str] | None = None) -> int:
     if "plain_cnn_speedup" in results:
         print(f"PlainCNN speed-up, ours ({default_precision}) / seed's: {results['plain_cnn_speedup']:.1f}x "
               "(target at least 15x on a GPU)")
+    print_modes(results)
     Path(args.json).write_text(json.dumps(results, indent=2) + "\n")
     return 0
 

@@ -34,6 +34,7 @@ from cifar_models.output_lock import OutputFolderError, OutputLock
 from cifar_models.recipe import DEFAULT_RECIPE, Recipe, RecipeError, RecipeFile, read_recipe_file, recipe_for
 from cifar_models.resume import OutputWriteError
 from cifar_models.run_record import RunRecord
+from cifar_models.step_modes import STEP_MODE_CHOICES
 from cifar_models.verdict import GroundTruth, judge
 from dashboard.settings import data_advice
 
@@ -58,6 +59,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--precision", choices=PRECISIONS, default="auto",
                         help="auto (bf16 on CUDA and on CPUs with native bf16, else fp32), bf16 or fp32")
     parser.add_argument("--compile", action="store_true", help="torch.compile the models (CUDA only)")
+    parser.add_argument("--step-mode", choices=STEP_MODE_CHOICES, default="eager",
+                        help="eager (the default), compiled, graphed (the step in a CUDA graph) or auto (each model's "
+                             "fastest as measured, cifar_models.step_modes); CUDA only, else eager")
     parser.add_argument("--fresh", action="store_true", help="discard an interrupted run instead of resuming it (in a "
                         "--budgets sweep, also train a finished run again)")
     parser.add_argument("--seeds", type=whole_number(1), default=1,
@@ -244,7 +248,7 @@ def train_models(args: argparse.Namespace, runs: list[PlannedRun], ranks, device
         record = kept or train_model(run.model, data, run.recipe, run.out, device=device, ranks=ranks,
                                      subset=args.subset, model_options=run.options, recipe_overrides=run.overrides,
                                      fresh=args.fresh, progress=not args.quiet, precision=args.precision,
-                                     resume_command=command)
+                                     resume_command=command, step_mode=args.step_mode)
         if record is not None and ranks.is_writer:
             records.append(record)
     return records

@@ -20,6 +20,19 @@ def test_training_benchmark_runs_and_writes_json(run_script, tmp_path):
     default = plain[figures["default_precision"]]
     assert figures["plain_cnn_speedup"] == default["images_per_s"] / figures["seed_pipeline_images_per_s"]
     assert "PlainCNN speed-up" in result.stdout and "bf16 / fp32 images/s" in result.stdout
+    # the step modes in the same run: on a CPU only eager runs, the others are skipped saying why
+    on_cpu = "needs CUDA (this run is on cpu)"
+    assert figures["skipped_modes"] == {"compiled": on_cpu, "graphed": on_cpu}
+    modes = plain["modes"]
+    assert list(modes) == ["eager"] and modes["eager"]["ran_as"] == "eager"
+    assert modes["eager"]["images_per_s"] == plain[figures["mode_precision"]]["images_per_s"]
+    assert modes["eager"]["over_seed_pipeline"] == modes["eager"]["images_per_s"] / figures["seed_pipeline_images_per_s"]
+    assert figures["fastest_step_mode"] == {"plain_cnn": "eager"}
+    assert 'FASTEST_STEP_MODE = {"plain_cnn": "eager"}  # measured on cpu' in result.stdout
+    assert f"graphed skipped: it {on_cpu}" in result.stdout
+
+    refused = run_script("scripts/benchmark_training.py", "--modes", "eager,fast", check=False)
+    assert refused.returncode == 2 and "--modes takes eager, compiled, graphed, not fast" in refused.stderr
 
 
 def test_upload_benchmark_measures_a_large_sixteen_bit_png(run_script):

@@ -52,6 +52,7 @@ def test_a_record_missing_a_field_without_a_default_is_refused_by_its_name(tmp_p
 
 @pytest.mark.parametrize("path, default", [
     (("schema_version",), RUN_RECORD_VERSION),
+    (("step_mode",), "eager"),
     (("recipe", "seed"), DEFAULT_RECIPE.seed),
     (("recipe", "eval_batch_size"), DEFAULT_RECIPE.eval_batch_size),
     (("recipe", "augment", "mix_alpha"), AugmentConfig().mix_alpha),
@@ -178,7 +179,8 @@ def test_todays_record_format_still_reads(tmp_path):
     assert len(record.test.predictions) == record.test.n == 10_000 and record.epochs_run == record.recipe.epochs == 40
     assert record.recipe.augment.cutout_size == raw["recipe"]["augment"]["cutout_size"] == 8
     write_json(tmp_path / RECORD_FILE, record.to_json())  # written back as the engine writes: the same, versioned
-    assert json.loads((tmp_path / RECORD_FILE).read_text()) == {**raw, "schema_version": RUN_RECORD_VERSION}
+    assert json.loads((tmp_path / RECORD_FILE).read_text()) == {**raw, "step_mode": "eager",
+                                                                 "schema_version": RUN_RECORD_VERSION}
 
 
 def test_every_committed_record_reads():
