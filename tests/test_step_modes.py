@@ -158,4 +158,4 @@ def test_graphed_on_a_cpu_trains_eager_bit_for_bit_and_records_eager(cifar, tmp_
     assert digests["graphed"] == digests["eager"]
     assert records["graphed"].step_mode == records["eager"].step_mode == "eager"
     assert json.loads((tmp_path / "graphed" / "plain_cnn" / "run.json").read_text())["step_mode"] == "eager"
-    assert "plain_cnn: the graphed step mode needs CUDA (this run is on cpu); training eager" in capsys.readouterr().err
+    assert "plain_cnn: the graphed step mode needs CUDA (this run is on cpu); training eager" in capsys.readouterr().out
