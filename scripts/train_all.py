@@ -34,7 +34,7 @@ from cifar_models.output_lock import OutputFolderError, OutputLock
 from cifar_models.recipe import DEFAULT_RECIPE, Recipe, RecipeError, RecipeFile, read_recipe_file, recipe_for
 from cifar_models.resume import OutputWriteError
 from cifar_models.run_record import RunRecord
-from cifar_models.step_modes import STEP_MODE_CHOICES
+from cifar_models.step_modes import STEP_MODE_CHOICES, sync_check_mode
 from cifar_models.verdict import GroundTruth, judge
 from dashboard.settings import data_advice
 
@@ -113,6 +113,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.subset is not None:
             check_subset(args.subset, base.batch_size)  # its lower bound needs no data: refuse before loading any
         runs = planned_runs(args, base, options)  # every run's recipe and folder, refused now rather than later
+        sync_check_mode()  # a bad CIFAR_SYNC_CHECK (a ValueError), refused before the data loads
         ranks, device = distributed.setup(args.device)  # DeviceError (a ValueError) names the devices there are
     except ValueError as error:
         print(f"error: {worded(error)}", file=sys.stderr)
