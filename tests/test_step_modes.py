@@ -224,8 +224,9 @@ def test_the_captured_step_takes_the_learning_rate_it_is_given():
 @needs_cuda
 def test_the_captured_step_trains_as_the_eager_step_does_without_a_host_sync(monkeypatch):
     """Two epochs replayed against two eager epochs from the same weights and seeds: close (cuDNN and the fused SGD
-    round differently), and neither epoch synchronises with the host (CIFAR_SYNC_CHECK=error raises at any sync;
-    the progress bar is on, so its non-blocking read is checked too)."""
+    round differently; the correct counts are left out, where one near-tie could flip), and neither epoch
+    synchronises with the host (CIFAR_SYNC_CHECK=error raises at any sync; the progress bar is on, so its
+    non-blocking read is checked too)."""
     eager, graphed = tiny_trainer(False, CUDA), captured_trainer()
     monkeypatch.setenv(step_modes.SYNC_CHECK_VARIABLE, "error")
     figures = []
@@ -233,5 +234,25 @@ def test_the_captured_step_trains_as_the_eager_step_does_without_a_host_sync(mon
         with tqdm(total=6, file=io.StringIO()) as bar, sync_check(CUDA):
             figures.append(two_epochs(trainer, bar))
     for theirs, ours in zip(*figures):
-        torch.testing.assert_close(ours, theirs, rtol=1e-3, atol=1e-3)
+        torch.testing.assert_close(ours[[0, 2]], theirs[[0, 2]], rtol=1e-3, atol=1e-3)  # loss sum, count
     assert_trained_alike(graphed, eager, 1e-2)
+
+
+def test_a_compiled_model_with_its_schedule_on_the_device_compiles_once():
+    """In the compiled mode the ramped DropBlock's rate is a device tensor filled in place: torch.compile traces the
+    model once, in one graph, however the rate moves (as a host number each new value would recompile)."""
+    compilations = []
+
+    def counting_backend(graph_module, example_inputs):
+        compilations.append(graph_module)
+        return graph_module.forward
+
+    torch._dynamo.reset()
+    model = build_model("plain_cnn", drop_prob=0.2, drop_schedule="linear")
+    model.hold_schedules_on_device(CPU)
+    net = torch.compile(model, backend=counting_backend, fullgraph=True)
+    x = torch.rand(2, 3, 32, 32)
+    for step in range(3):
+        model.follow_training(step, 3)
+        net(x)
+    assert len(compilations) == 1
