@@ -334,6 +334,7 @@ def _trainer(plan: RunPlan, model: nn.Module, optimizer: torch.optim.Optimizer, 
     if plan.step_mode != "eager":  # a scheduled value as a host number would recompile or be baked into the graph
         model.hold_schedules_on_device(plan.device)
     if plan.step_mode == "compiled":
+        torch._dynamo.config.suppress_errors = True  # a compiler error runs that code eager: it costs speed, not the run
         net = torch.compile(net)
     shard = plan.splits.shard
     trainer = Trainer(model, net, optimizer, AugmentPipeline(plan.recipe.augment),

@@ -17,6 +17,7 @@ import json
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -96,23 +97,52 @@ def engine_epochs(name: str, data, device: torch.device, epochs: int, subset: in
             "wall_seconds": record.wall_seconds}
 
 
-def mode_figures(name: str, data, device: torch.device, args, measured: dict, precision: str, seed: float,
-                 modes_here: list[str]) -> dict:
-    """Each step mode of ``modes_here`` in ``precision`` (eager reused from ``measured`` when the precision pass took
-    it), with its speed-up over the seed's pipeline."""
-    modes = {}
-    for mode in modes_here:
-        figures = (dict(measured[precision]) if mode == "eager" and precision in measured else
-                   engine_epochs(name, data, device, args.epochs, args.images, precision, mode))
-        figures["over_seed_pipeline"] = figures["images_per_s"] / seed
-        modes[mode] = figures
-    return modes
+@dataclass(frozen=True)
+class Bench:
+    """What every measurement of one benchmark run shares."""
+
+    data: object  # CIFAR10
+    device: torch.device
+    epochs: int
+    images: int | None
+    precisions: list[str]
+    mode_precision: str  # of the step-mode measurements
+    modes: list[str]  # the step modes this device can run
+    seed_images_per_s: float
+    peak: float | None  # the GPU's bf16 FLOP/s
+
+
+def measure_model(name: str, bench: Bench, figures: dict, save) -> None:
+    """Fill ``figures`` with ``name``'s measurements, each precision then each step mode (eager reused from the
+    precision pass when it measured the same precision), calling ``save`` after each so a time-out keeps what was
+    measured. A mode that raises is recorded with its error, and the others still run."""
+    for precision in bench.precisions:
+        measured = engine_epochs(name, bench.data, bench.device, bench.epochs, bench.images, precision)
+        # forward + backward is about three forward passes; one MAC is two FLOPs
+        measured["achieved_flops"] = 3 * 2 * measured["macs"] * measured["images_per_s"]
+        measured["fraction_of_bf16_peak"] = measured["achieved_flops"] / bench.peak if bench.peak else None
+        figures[precision] = measured
+        save()
+    if len(bench.precisions) == 2:
+        figures["bf16_over_fp32"] = figures["bf16"]["images_per_s"] / figures["fp32"]["images_per_s"]
+    figures["modes"] = {}
+    for mode in bench.modes:
+        try:
+            measured = (dict(figures[bench.mode_precision]) if mode == "eager" and bench.mode_precision in figures
+                        else engine_epochs(name, bench.data, bench.device, bench.epochs, bench.images,
+                                           bench.mode_precision, mode))
+        except Exception as error:  # one mode's failure (e.g. a compiler error) must not cost the others
+            figures["modes"][mode] = {"error": f"{type(error).__name__}: {error}"}
+        else:
+            measured["over_seed_pipeline"] = measured["images_per_s"] / bench.seed_images_per_s
+            figures["modes"][mode] = measured
+        save()
 
 
 def fastest_mode(modes: dict) -> str | None:
     """The mode with the most images/s among those that ran as asked (a failed capture's eager run does not count);
     None where none did."""
-    ran = {mode: figures for mode, figures in modes.items() if figures["ran_as"] == mode}
+    ran = {mode: figures for mode, figures in modes.items() if figures.get("ran_as") == mode}
     return max(ran, key=lambda mode: ran[mode]["images_per_s"], default=None)
 
 
@@ -122,9 +152,17 @@ def print_modes(results: dict) -> None:
     print(f"{'model':<10} {'mode':<9} {'img/s':>10} {'x seed':>7} {'ran as':>8}")
     for name, by_precision in results["models"].items():
         for mode, f in by_precision["modes"].items():
-            print(f"{name:<10} {mode:<9} {f['images_per_s']:>10,.0f} {f['over_seed_pipeline']:>7.1f} {f['ran_as']:>8}")
+            if "error" in f:
+                print(f"{name:<10} {mode:<9} failed: {f['error']}")
+            else:
+                print(f"{name:<10} {mode:<9} {f['images_per_s']:>10,.0f} {f['over_seed_pipeline']:>7.1f} "
+                      f"{f['ran_as']:>8}")
     print(f"FASTEST_STEP_MODE = {json.dumps(results['fastest_step_mode'])}  # measured on {results['device']}: "
           "cifar_models/step_modes.py, read by train_all.py --step-mode auto")
+
+
+def write_results(path: str, results: dict) -> None:
+    Path(path).write_text(json.dumps(results, indent=2) + "\n")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -164,23 +202,13 @@ def main(argv: list[str] | None = None) -> int:
                "mode_precision": mode_precision, "models": {}, "fastest_step_mode": {},
                "skipped_modes": {mode: f"needs {missing_for(mode, device)}" for mode in args.modes.split(",")
                                  if missing_for(mode, device)}}
-    modes_here = [mode for mode in args.modes.split(",") if mode not in results["skipped_modes"]]
+    bench = Bench(data, device, args.epochs, args.images, precisions, mode_precision,
+                  [mode for mode in args.modes.split(",") if mode not in results["skipped_modes"]], seed, peak)
     for name in args.models.split(","):
-        results["models"][name] = {}
-        for precision in precisions:
-            figures = engine_epochs(name, data, device, args.epochs, args.images, precision)
-            # forward + backward is about three forward passes; one MAC is two FLOPs
-            figures["achieved_flops"] = 3 * 2 * figures["macs"] * figures["images_per_s"]
-            figures["fraction_of_bf16_peak"] = figures["achieved_flops"] / peak if peak else None
-            results["models"][name][precision] = figures
-        if len(precisions) == 2:
-            by_precision = results["models"][name]
-            results["models"][name]["bf16_over_fp32"] = (by_precision["bf16"]["images_per_s"]
-                                                         / by_precision["fp32"]["images_per_s"])
-        modes = mode_figures(name, data, device, args, results["models"][name], mode_precision, seed, modes_here)
-        results["models"][name]["modes"] = modes
-        if fastest_mode(modes):
-            results["fastest_step_mode"][name] = fastest_mode(modes)
+        figures = results["models"][name] = {}
+        measure_model(name, bench, figures, lambda: write_results(args.json, results))
+        if fastest_mode(figures["modes"]):
+            results["fastest_step_mode"][name] = fastest_mode(figures["modes"])
     engine_plain = results["models"].get("plain_cnn", {}).get(default_precision)
     if engine_plain:
         results["plain_cnn_speedup"] = engine_plain["images_per_s"] / seed
@@ -200,7 +228,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"PlainCNN speed-up, ours ({default_precision}) / seed's: {results['plain_cnn_speedup']:.1f}x "
               "(target at least 15x on a GPU)")
     print_modes(results)
-    Path(args.json).write_text(json.dumps(results, indent=2) + "\n")
+    write_results(args.json, results)
     return 0
 
 
