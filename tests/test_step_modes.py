@@ -1,8 +1,8 @@
 """The engine's step modes (cifar_models.step_modes): which mode runs where, and on the CPU the code path a CUDA graph
 replays (static buffers, the learning rate as a tensor, a fused SGD, DropBlock's rate on the device) computed step for
-step against the eager step. The capture itself needs CUDA: the GPU session's smoke run exercises it."""
+step against the eager step. The capture itself needs CUDA: scripts/check_graphed_step.py, the GPU session's first
+check, runs it there."""
 import hashlib
-import io
 import json
 import warnings
 
@@ -11,59 +11,21 @@ import torch
 from tqdm.auto import tqdm
 
 from cifar_models import step_modes
-from cifar_models.augment import AugmentPipeline
-from cifar_models.distributed import Ranks
-from cifar_models.engine import Trainer, _reseed, make_optimizer, train_model
+from cifar_models.engine import train_model
 from cifar_models.models import build_model
 from cifar_models.models.dropblock import DeviceDropBlock2D
 from cifar_models.recipe import Recipe
-from cifar_models.step_modes import (StaticStep, resolve_step_mode, state_kept, sync_check, sync_check_mode,
-                                     try_capture)
+from cifar_models.step_modes import resolve_step_mode, state_kept, sync_check, sync_check_mode
+from cifar_models.step_rehearsal import assert_trained_alike, tiny_trainer, two_epochs
 
 CPU = torch.device("cpu")
-RECIPE = Recipe(epochs=2, batch_size=4)
-
-
-def tiny_trainer(graph_ready: bool, device: torch.device = CPU) -> Trainer:
-    """Plain CNN with a ramped DropBlock on 12 random images, 3 steps an epoch: eager, or on the graphed path
-    (fused SGD, schedules held on the device, the step through static buffers) without the capture."""
-    torch.manual_seed(0)
-    model = build_model("plain_cnn", drop_prob=0.2, drop_schedule="linear").to(device)
-    images = torch.randint(0, 256, (12, 32, 32, 3), generator=torch.Generator().manual_seed(1), dtype=torch.uint8)
-    trainer = Trainer(model, model, make_optimizer(model, RECIPE, fused=graph_ready), AugmentPipeline(RECIPE.augment),
-                      images.to(device), (torch.arange(12) % 10).to(device), RECIPE, batch=4, steps_per_epoch=3,
-                      precision="fp32", num_classes=10)
-    if graph_ready:
-        model.hold_schedules_on_device(device)
-        trainer.static = StaticStep(trainer.train_step, trainer.images, trainer.labels, trainer.batch)
-    return trainer
-
-
-def two_epochs(trainer: Trainer, bar: tqdm) -> list[torch.Tensor]:
-    """Two epochs' figures, the steps numbered from 1: at step 0 the ramp's rate is 0, where eager skips drawing
-    DropBlock's mask and the graphed step must draw it anyway, so from there on their random streams would part."""
-    figures = []
-    for epoch, first_step in ((1, 1), (2, 4)):
-        _reseed(RECIPE, epoch, Ranks(), trainer.generator)
-        figures.append(trainer.train_epoch(first_step, bar))
-    return figures
-
-
-def assert_trained_alike(ours: Trainer, theirs: Trainer, tolerance: float) -> None:
-    """The same weights, BatchNorm statistics and momentum, within ``tolerance`` (relative and absolute)."""
-    reference = theirs.model.state_dict()
-    for name, tensor in ours.model.state_dict().items():
-        torch.testing.assert_close(tensor, reference[name], rtol=tolerance, atol=tolerance, msg=name)
-    for mine, other in zip(ours.optimizer.param_groups[0]["params"], theirs.optimizer.param_groups[0]["params"]):
-        torch.testing.assert_close(ours.optimizer.state[mine]["momentum_buffer"],
-                                   theirs.optimizer.state[other]["momentum_buffer"], rtol=tolerance, atol=tolerance)
 
 
 def test_the_graph_ready_step_computes_what_the_eager_step_does():
     """Two epochs on each path from the same weights and seeds: the same figures every epoch and the same weights
     and momentum after, to float rounding (the fused SGD and a float32 learning rate round differently from the
     eager loop's update)."""
-    eager, graph_ready = tiny_trainer(False), tiny_trainer(True)
+    eager, graph_ready = tiny_trainer(False, CPU), tiny_trainer(True, CPU)
     with tqdm(disable=True) as bar:
         figures = [two_epochs(trainer, bar) for trainer in (eager, graph_ready)]
     for theirs, ours in zip(*figures):
@@ -74,7 +36,7 @@ def test_the_graph_ready_step_computes_what_the_eager_step_does():
 
 
 def test_the_static_step_copies_each_batch_and_rate_into_the_same_buffers():
-    trainer = tiny_trainer(True)
+    trainer = tiny_trainer(True, CPU)
     static = trainer.static
     addresses = (static.images.data_ptr(), static.labels.data_ptr(), static.lr.data_ptr())
     chosen = torch.tensor([7, 2, 11, 0])
@@ -108,7 +70,7 @@ def test_a_ramped_dropblock_on_the_device_follows_the_ramp_and_draws_the_same_ma
 def test_state_kept_undoes_warm_up_steps_in_place():
     """What the warm-up before a capture does to weights, BatchNorm statistics and momentum is undone in the same
     tensors; a momentum buffer the warm-up created becomes zeros, so the next step is a first step, exactly."""
-    trainer, untouched = tiny_trainer(True), tiny_trainer(True)
+    trainer, untouched = tiny_trainer(True, CPU), tiny_trainer(True, CPU)
     parameters = list(trainer.model.parameters())
     addresses = [p.data_ptr() for p in parameters]
     with state_kept(trainer.model, trainer.optimizer):
@@ -173,69 +135,16 @@ def test_graphed_on_a_cpu_trains_eager_bit_for_bit_and_records_eager(cifar, tmp_
     assert "plain_cnn: the graphed step mode needs CUDA (this run is on cpu); training eager" in capsys.readouterr().out
 
 
-# ----------------------------------------------------------------------------------------------------------------
-# On a GPU (skipped here): the capture itself, what the GPU session's first call runs (python -m pytest
-# tests/test_step_modes.py -q) before it trains graphed.
-
-needs_cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="CUDA graphs need a GPU")
-CUDA = torch.device("cuda")
-
-
-def captured_trainer() -> Trainer:
-    trainer = tiny_trainer(True, CUDA)
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        captured = try_capture(trainer.static, trainer.model, trainer.optimizer, trainer.generator, "plain_cnn")
-    assert captured, [str(warning.message) for warning in caught]  # the failed capture's warning names the error
-    return trainer
-
-
-def replayed(trainer: Trainer, lr: float) -> torch.Tensor:
-    trainer.static.load(torch.arange(4, device=CUDA), lr)
-    return trainer.static.run().clone()
-
-
-@needs_cuda
-def test_each_replay_draws_anew_and_a_reseed_replays_the_same_draws():
-    """The classic CUDA-graph bug is a replay that reuses the capture's random numbers. At learning rate 0 (weights
-    unchanged) the same batch replayed twice gets new augmentation, DropBlock and dropout draws, so another loss;
-    reseeding both generators as each epoch does gives the first loss back, exactly."""
-    trainer = captured_trainer()
-    trainer.model.follow_training(3, 6)  # a DropBlock rate above 0
-    losses = []
-    for _ in range(2):
-        torch.manual_seed(11)
-        trainer.generator.manual_seed(11)
-        losses.append([replayed(trainer, 0.0)[0].item(), replayed(trainer, 0.0)[0].item()])
-    assert losses[0][0] != losses[0][1], "a replay drew the same random numbers as the one before"
-    assert losses[0] == losses[1], "reseeding did not reach the graph's generators"
-
-
-@needs_cuda
-def test_the_captured_step_takes_the_learning_rate_it_is_given():
-    trainer = captured_trainer()
-    before = [p.detach().clone() for p in trainer.model.parameters()]
-    replayed(trainer, 0.0)
-    assert all(torch.equal(p, b) for p, b in zip(trainer.model.parameters(), before)), "lr 0 moved the weights"
-    replayed(trainer, 0.1)
-    assert any(not torch.equal(p, b) for p, b in zip(trainer.model.parameters(), before)), "lr 0.1 did not"
-
-
-@needs_cuda
-def test_the_captured_step_trains_as_the_eager_step_does_without_a_host_sync(monkeypatch):
-    """Two epochs replayed against two eager epochs from the same weights and seeds: close (cuDNN and the fused SGD
-    round differently; the correct counts are left out, where one near-tie could flip), and neither epoch
-    synchronises with the host (CIFAR_SYNC_CHECK=error raises at any sync; the progress bar is on, so its
-    non-blocking read is checked too)."""
-    eager, graphed = tiny_trainer(False, CUDA), captured_trainer()
-    monkeypatch.setenv(step_modes.SYNC_CHECK_VARIABLE, "error")
-    figures = []
-    for trainer in (eager, graphed):
-        with tqdm(total=6, file=io.StringIO()) as bar, sync_check(CUDA):
-            figures.append(two_epochs(trainer, bar))
-    for theirs, ours in zip(*figures):
-        torch.testing.assert_close(ours[[0, 2]], theirs[[0, 2]], rtol=1e-3, atol=1e-3)  # loss sum, count
-    assert_trained_alike(graphed, eager, 1e-2)
+def test_the_gpu_check_runs_what_a_cpu_can_and_names_what_needs_cuda(run_script):
+    """scripts/check_graphed_step.py is the GPU session's first check of the capture; here it runs the graphed path
+    uncaptured against eager and lists the capture checks as needing CUDA."""
+    result = run_script("scripts/check_graphed_step.py", "--device", "cpu")
+    lines = result.stdout.splitlines()
+    assert lines[-2:] == ["ok: the graphed path, uncaptured, trains as eager does",
+                          "every check that can run here passed"]
+    assert sum(line.startswith("needs CUDA, not run on cpu: ") for line in lines) == 3
+    refused = run_script("scripts/check_graphed_step.py", "--device", "cuda", check=False)
+    assert refused.returncode == 2 and "needs a CUDA GPU and this machine has none" in refused.stderr
 
 
 def test_a_compiled_model_with_its_schedule_on_the_device_compiles_once():
