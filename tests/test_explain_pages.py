@@ -99,9 +99,9 @@ def test_an_upload_on_feature_maps_is_explained_on_attribution(open_app, trained
     assert "uploaded on another page" in "\n".join(caption.value for caption in app.sidebar.caption)
 
 
-def test_an_upload_on_feature_maps_is_augmented_on_augmentation_and_one_there_too(open_app, trained_checkpoints,
+def test_an_upload_on_feature_maps_is_augmented_on_augmentation_and_one_there_too(open_app, untrained_checkpoints,
                                                                                   cifar):
-    app = open_app(FEATURE_MAPS, trained_checkpoints)
+    app = open_app(FEATURE_MAPS, untrained_checkpoints)
     app.sidebar.radio(key=state.widget_key(state.IMAGE_SOURCE_CHOICE)).set_value("My own image").run()
     app.sidebar.file_uploader[0].set_value(("truck.png", png(cifar.test.images[11], 200), "image/png")).run()
     app.switch_page(AUGMENTATION).run()

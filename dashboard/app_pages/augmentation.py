@@ -22,6 +22,22 @@ data = widgets.require_data()
 split = data.train
 
 
+def own_image_ui(where, classes: tuple[str, ...]) -> tuple | None:
+    """The reader's own image for the preview (the one kept across pages; on at once where one was uploaded before):
+    (pixels, the class it is given, its name), or None."""
+    toggle_column, upload_column, class_column = where.columns([3, 4, 2])
+    if not toggle_column.toggle(widgets.UPLOADED_IMAGE, help="Preview the augmentations on an image of yours too: the "
+                                "one uploaded on another page, or one uploaded here (PNG, JPEG, WebP or BMP; "
+                                "centre-cropped and resized to 32x32, as the models see it)",
+                                **state.kept("augment_own_image", UPLOAD_CHOICE in st.session_state)):
+        return None
+    with upload_column:
+        mine = widgets.uploaded_image("augmentation", st)
+    own_class = class_column.selectbox("Its class", classes, help="The label MixUp and CutMix mix for it",
+                                       **state.kept("augment_own_class", classes[0], classes))
+    return None if mine is None else (mine.pixels, classes.index(own_class), mine.title)
+
+
 def reseed() -> None:
     st.session_state["augment_draw_seed"] = st.session_state.get("augment_draw_seed", 0) + 1
 
@@ -45,17 +61,8 @@ with images_column:
         except ValueError as error:
             st.error(str(error))
             st.stop()
-    # the reader's own image, the one kept across pages: on at once where one was uploaded before
-    own = None
-    if st.toggle("Add my own image", help="Preview the augmentations on an image of yours too (PNG, JPEG, WebP or "
-                 "BMP; centre-cropped and resized to 32x32, as the models see it)",
-                 **state.kept("augment_own_image", UPLOAD_CHOICE in st.session_state)):
-        mine = widgets.uploaded_image("augmentation", st)
-        own_class = st.selectbox("Its class", data.classes, help="The label MixUp and CutMix mix for it",
-                                 **state.kept("augment_own_class", data.classes[0], data.classes))
-        if mine is not None:
-            own = (mine.pixels, data.classes.index(own_class), mine.title)
-rows = augmentation.preview_images(split.images, split.labels, indices, data.classes, own)
+rows = augmentation.preview_images(split.images, split.labels, indices, data.classes,
+                                   own_image_ui(controls, data.classes))
 
 params = {}
 for parameter in augmentation.parameters():
