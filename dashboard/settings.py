@@ -41,11 +41,12 @@ DOWNLOAD_COMMAND = "python scripts/prepare_data.py --download --data ./data"
 
 def train_command(data: str | os.PathLike | None = None, out: str | os.PathLike | None = None) -> str:
     """The command that creates the checkpoints: for ``data`` into ``out``, by default this session's data and
-    checkpoints folder (``--out`` only where it is not the default)."""
+    checkpoints folder (``--out`` only where it is not the default: the same folder, named relatively or not).
+    Like the dashboard, the script resolves relative folders against the working directory."""
     data = data_location() if data is None else data
     out = checkpoint_root() if out is None else Path(out)
     command = f"{TRAIN_SCRIPT} --data {data}"
-    return command if Path(out) == DEFAULT_CHECKPOINT_DIR else f"{command} --out {out}"
+    return command if out.resolve() == Path(DEFAULT_CHECKPOINT_DIR).resolve() else f"{command} --out {out}"
 
 
 SWEEP_BUDGETS = (10, 20, 40, 80)  # epochs: the budgets Compare's accuracy-against-cost charts are made from

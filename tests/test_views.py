@@ -3,6 +3,7 @@ augmentation previews and the exported recipe."""
 import json
 import math
 from dataclasses import replace
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -10,11 +11,13 @@ import torch
 
 from cifar_models.attribution import Attribution, Faithfulness, ModelExplanation
 from cifar_models.augment import AugmentPipeline
+from cifar_models.checkpoint import DEFAULT_CHECKPOINT_DIR
 from cifar_models.normalization import to_float_batch, to_uint8_images
 from cifar_models.data import CLASSES
 from cifar_models.images import ColourScale, enlarge
 from cifar_models.models import MODELS, model_colour
 from cifar_models.recipe import DEFAULT_RECIPE, load_recipe_file
+from dashboard import settings
 from dashboard.views import attribution as attribution_view
 from dashboard.views import augmentation, compare, dataset, gallery
 from cifar_models.exemplars import ChannelExemplars
@@ -380,3 +383,12 @@ def test_forest_plot_draws_each_pair_with_its_interval_over_the_band_that_is_no_
     assert "±2" in intervals["encoding"]["x"]["title"]
     assert leads["encoding"]["y"]["sort"] == list(rows["pair"]) and leads["encoding"]["y"]["axis"]["labelLimit"] == 0
     assert spec["height"] >= max(120, 12 * len(rows)) and spec["width"] == 300
+
+
+def test_the_train_command_names_the_checkpoint_folder_only_where_it_is_not_the_default(tmp_path):
+    data = "../shared/datasets/cifar10-jpeg.tar.gz"
+    default = settings.train_command(data, DEFAULT_CHECKPOINT_DIR)
+    assert default == f"{settings.TRAIN_SCRIPT} --data {data}"
+    assert settings.train_command(data, Path(DEFAULT_CHECKPOINT_DIR).resolve()) == default, "the same folder, absolute"
+    assert settings.train_command(data, tmp_path) == f"{default} --out {tmp_path}"
+    assert settings.budgets_command(data, tmp_path) == f"{default} --out {tmp_path} --budgets 10,20,40,80"
