@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .checkpoint import CheckpointError, read_record, read_seed_records
+from .model_options import recorded_options
 from .recipe import Recipe
 from .run_record import RunRecord
 
@@ -80,13 +81,14 @@ def parse_budgets(text: str) -> tuple[int, ...]:
 def finished_record(run_dir: str | os.PathLike, recipe: Recipe, *, model_options: dict, subset: int | None,
                     data_fingerprint: str, precision: str) -> RunRecord | None:
     """The record of a finished run in ``run_dir`` that trained exactly this (recipe, model options, subset, data and
-    resolved precision), so an interrupted sweep does not train it again; None where there is none, or it differs or
-    does not read (the run then trains and replaces it). Its weights are not needed: a budget's records are what is
-    kept."""
+    resolved precision; ``model_options`` as ``train_model`` is given them, an option not given the builder's own),
+    so an interrupted sweep does not train it again; None where there is none, or it differs or does not read (the
+    run then trains and replaces it). Its weights are not needed: a budget's records are what is kept."""
     try:
         record = read_record(run_dir)
     except CheckpointError:
         return None
-    same = (record.recipe == recipe and record.model_options == model_options and record.data.subset == subset
-            and record.data_fingerprint == data_fingerprint and record.precision == precision)
+    same = (record.recipe == recipe and record.model_options == recorded_options(record.model, model_options)
+            and record.data.subset == subset and record.data_fingerprint == data_fingerprint
+            and record.precision == precision)
     return record if same else None

@@ -2,8 +2,11 @@
 line and from a recipe file, checked by the one schema parser against the dataclass the model registers
 (``ModelSpec.options``), so a value out of range or an option the model does not take is refused naming it.
 
-A run records exactly the options it was given (run.json's ``model_options``, in their JSON layout); the builder's
-defaults stand for the others, as they did for every run recorded before options could be set.
+A run records all of its model's options (run.json's ``model_options``, in their JSON layout): ``resolved_options``
+gives the options type's defaults for those not chosen, so a later change of a default does not change what an
+earlier record rebuilds. Records written before held only the options given (the committed ones: none); reading
+one, ``recorded_options`` fills each option it does not state with the value the builder had then, which the model
+registers as its ``unstated_options`` (Plain CNN's: the seed's fixed 0.3 DropBlock).
 """
 from __future__ import annotations
 
@@ -37,6 +40,23 @@ def checked_options(model: str, given: dict[str, Any], source: object) -> dict[s
     except SchemaError as error:
         raise ModelOptionError(str(error)) from None
     return {name: schema.to_json(getattr(parsed, name)) for name in given}
+
+
+def resolved_options(model: str, given: dict[str, Any], source: object) -> dict[str, Any]:
+    """Every option of ``model`` (JSON layout), ``given`` checked and over the options type's defaults: what a run
+    trains with and records in full."""
+    kind = MODELS[model].options if model in MODELS else None
+    if kind is None:
+        return checked_options(model, given, source)
+    return {**schema.to_json(vars(kind())), **checked_options(model, given, source)}
+
+
+def recorded_options(model: str, stated: dict[str, Any]) -> dict[str, Any]:
+    """The options a run whose record states ``stated`` trained with: each one not stated is the model's registered
+    ``unstated_options`` value (what the builder did before records held all options). A model this code does not
+    register keeps what its record states."""
+    unstated = MODELS[model].unstated_options if model in MODELS else {}
+    return {**schema.to_json(dict(unstated)), **stated}
 
 
 def options_of_models(data: Any, source: object) -> dict[str, dict[str, Any]]:

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from . import schema
+from .model_options import recorded_options
 from .recipe import Recipe
 from .schema import COUNT, UNIT, Limits, SchemaError, spec
 from .step_modes import STEP_MODES
@@ -120,7 +121,7 @@ class RunRecord:
     """What ``cifar_models.engine.train_model`` writes to ``run.json``: how the model was made and how it scored."""
 
     model: str
-    model_options: dict[str, Any]
+    model_options: dict[str, Any]  # all of them, as the builder takes them (JSON layout); read: filled, see below
     params: int = field(metadata=spec(limits=COUNT))
     macs: int = field(metadata=spec(limits=COUNT))  # multiply-accumulates per image
     classes: tuple[str, ...]
@@ -143,6 +144,11 @@ class RunRecord:
         choices=STEP_MODES, help="how the training step ran: eager, compiled or graphed (cifar_models.step_modes)"))
     schema_version: int = field(default=RUN_RECORD_VERSION, metadata=spec(
         limits=Limits(1, RUN_RECORD_VERSION), help="the layout of this record; newer ones need newer code"))
+
+    def __post_init__(self):
+        # every option the model trained with: a record written before records held all of them states only those
+        # it was given (the committed ones: none), and the others are the values the builder had then
+        object.__setattr__(self, "model_options", recorded_options(self.model, self.model_options))
 
     @classmethod
     def from_json(cls, data: Any, source: object) -> RunRecord:

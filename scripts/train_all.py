@@ -29,7 +29,7 @@ from cifar_models.checkpoint import DEFAULT_CHECKPOINT_DIR, read_seed_records, s
 from cifar_models.data import DataError, load_cifar10
 from cifar_models.precision import PRECISIONS, resolve_precision
 from cifar_models.engine import TrainingInterrupted, check_run_folder, check_subset, train_model
-from cifar_models.model_options import combined, described_options, options_from_assignments
+from cifar_models.model_options import combined, described_options, options_from_assignments, resolved_options
 from cifar_models.output_lock import OutputFolderError, OutputLock
 from cifar_models.recipe import DEFAULT_RECIPE, Recipe, RecipeError, RecipeFile, read_recipe_file, recipe_for
 from cifar_models.resume import OutputWriteError
@@ -181,7 +181,7 @@ class PlannedRun(NamedTuple):
     model: str
     recipe: Recipe
     overrides: dict  # the model's departures from the shared recipe
-    options: dict  # the options its builder is given, as run.json records them
+    options: dict  # all the options its builder is given (the options type's defaults for those not chosen)
     out: Path  # the checkpoint folder it writes <model>/ into
     budget: int | None  # the epochs of a --budgets run; None outside a sweep
 
@@ -199,7 +199,8 @@ def planned_runs(args: argparse.Namespace, base: Recipe, options: dict[str, dict
                 recipe, overrides = recipe_for(name, seeded)
                 out = seed_folder(root, index)
                 check_run_folder(out / name)
-                runs.append(PlannedRun(name, recipe, overrides, options.get(name, {}), out, budget))
+                chosen = resolved_options(name, options.get(name, {}), f"the model options ({name})")
+                runs.append(PlannedRun(name, recipe, overrides, chosen, out, budget))
     return runs
 
 

@@ -10,12 +10,15 @@ from pathlib import Path
 
 import pytest
 
+from cifar_models import schema
 from cifar_models.budgets import (BudgetError, budget_folder, budget_recipe, budgets_present, finished_record,
                                   parse_budgets)
 from cifar_models.checkpoint import load_checkpoint, read_record, read_seed_records
 from cifar_models.model_options import (ModelOptionError, checked_options, combined, described_options,
-                                        options_from_assignments)
-from cifar_models.models.plain_cnn import PlainCNN, PlainCNNOptions, plain_cnn
+                                        options_from_assignments, resolved_options)
+from cifar_models.models import MODELS
+from cifar_models.models.plain_cnn import UNSTATED_OPTIONS, PlainCNN, PlainCNNOptions, plain_cnn
+from cifar_models.models.registry import register_model
 from cifar_models.recipe import DEFAULT_RECIPE, RecipeError, load_recipe_file, read_recipe_file
 from conftest import REPO
 from test_bad_input import NOWHERE, refused_recipe, train
@@ -76,6 +79,8 @@ def test_a_finished_run_is_kept_only_when_it_trained_exactly_the_same(tmp_path):
     same = {"recipe": record.recipe, "model_options": {}, "subset": None, "data_fingerprint": record.data_fingerprint,
             "precision": record.precision}
     assert finished_record(run_dir, **same) == record
+    seeds_in_full = {"drop_prob": 0.3, "drop_block_sizes": [8, 4, 2], "drop_schedule": "fixed"}  # as {} trained
+    assert finished_record(run_dir, **{**same, "model_options": seeds_in_full}) == record
     for changed in [{"recipe": record.recipe.updated(epochs=3)}, {"model_options": {"drop_prob": 0.1}},
                     {"subset": 520}, {"data_fingerprint": "another data set"}, {"precision": "fp32"}]:
         assert record.precision != "fp32" and finished_record(run_dir, **{**same, **changed}) is None, changed
@@ -165,13 +170,23 @@ def test_a_recipe_files_bad_model_option_is_refused_naming_it(capsys, tmp_path, 
     assert err.startswith(f"error: recipe {recipe}: {message}")
 
 
-def test_the_options_type_is_the_builders_signature():
-    """Every option the command line offers is a keyword of the builder with the same default: a run records only
-    the options it was given, so the builder's defaults must be the ones the options type describes."""
+def test_the_builder_without_an_option_builds_what_records_without_it_trained():
+    """The builder's and the class's own defaults are the model's registered unstated options, the seed's fixed 0.3
+    DropBlock, pinned for the records that state fewer options; the lab's defaults (PlainCNNOptions's) are what
+    training records in full. Each option has an unstated value, or the model does not register."""
+    assert MODELS["plain_cnn"].unstated_options == UNSTATED_OPTIONS == {
+        "drop_prob": 0.3, "drop_block_sizes": (8, 4, 2), "drop_schedule": "fixed"}
+    assert list(UNSTATED_OPTIONS) == list(vars(PlainCNNOptions()))
     for signature in (inspect.signature(plain_cnn).parameters, inspect.signature(PlainCNN).parameters):
-        for name, value in vars(PlainCNNOptions()).items():
-            default = signature[name].default
-            assert (tuple(default) if isinstance(value, tuple) else default) == value, name
+        for name, value in UNSTATED_OPTIONS.items():
+            assert signature[name].default == value, name
+    assert resolved_options("plain_cnn", {"drop_prob": 0.1}, "here") == {
+        **schema.to_json(vars(PlainCNNOptions())), "drop_prob": 0.1}
+    assert resolved_options("senet", {}, "here") == {} and MODELS["senet"].unstated_options == {}
+    with pytest.raises(ValueError, match=r"unstated_options must give a value for each option"):
+        register_model("half_stated", title="x", summary="x", order=9, colour="#000000", options=PlainCNNOptions,
+                       unstated_options={"drop_prob": 0.3})
+    assert "half_stated" not in MODELS
     assert [line.split(" ")[0] for line in described_options()] == [f"plain_cnn.{name}" for name in
                                                                     vars(PlainCNNOptions())]
 
@@ -206,7 +221,9 @@ def test_a_sweep_trains_each_budget_into_its_folder_and_keeps_finished_runs(run_
         seeds, unread = read_seed_records(budget_folder(out, epochs))
         (record,) = seeds["plain_cnn"]
         assert unread == {} and record.recipe.epochs == epochs and len(record.history) == epochs
-        assert record.model_options == {"drop_prob": 0.1, "drop_schedule": "linear"}
+        chosen = {**schema.to_json(vars(PlainCNNOptions())), "drop_prob": 0.1, "drop_schedule": "linear"}
+        written_options = json.loads((budget_folder(out, epochs) / "plain_cnn" / "run.json").read_text())
+        assert record.model_options == written_options["model_options"] == chosen  # all of them, as written
         assert record.recipe == DEFAULT_RECIPE.updated(epochs=epochs)
         assert f"budget {epochs} epochs ({budget_folder(out, epochs)}):" in first.stdout
         layers = load_checkpoint(budget_folder(out, epochs) / "plain_cnn").model.features[0].drop

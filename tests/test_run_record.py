@@ -7,8 +7,11 @@ import re
 from dataclasses import replace
 
 import pytest
+import torch
 
-from cifar_models.checkpoint import RECORD_FILE, CheckpointError, find_checkpoints, read_record, write_json
+from cifar_models.checkpoint import (RECORD_FILE, CheckpointError, find_checkpoints, load_checkpoint, read_record,
+                                     write_json)
+from cifar_models.models import build_model
 from cifar_models.augment import AugmentConfig
 from cifar_models.recipe import DEFAULT_RECIPE, load_recipe_file
 from cifar_models.run_record import RUN_RECORD_VERSION, EpochRecord, RunRecord, parse_history
@@ -180,7 +183,46 @@ def test_todays_record_format_still_reads(tmp_path):
     assert record.recipe.augment.cutout_size == raw["recipe"]["augment"]["cutout_size"] == 8
     write_json(tmp_path / RECORD_FILE, record.to_json())  # written back as the engine writes: the same, versioned
     assert json.loads((tmp_path / RECORD_FILE).read_text()) == {**raw, "step_mode": "eager",
-                                                                 "schema_version": RUN_RECORD_VERSION}
+                                                                 "schema_version": RUN_RECORD_VERSION,
+                                                                 "model_options": SEED_DROPBLOCK}
+
+
+SEED_DROPBLOCK = {"drop_prob": 0.3, "drop_block_sizes": [8, 4, 2], "drop_schedule": "fixed"}  # pinned, not a default
+
+
+@pytest.mark.parametrize("stated, trained", [
+    ({}, SEED_DROPBLOCK),  # every committed record
+    ({"drop_prob": 0.1}, {**SEED_DROPBLOCK, "drop_prob": 0.1}),  # a --model-option run before records held all
+    ({"drop_prob": 0.0, "drop_block_sizes": [4], "drop_schedule": "linear"},
+     {"drop_prob": 0.0, "drop_block_sizes": [4], "drop_schedule": "linear"}),  # a record that holds all of them
+])
+def test_a_record_that_states_fewer_options_rebuilds_what_the_builder_did_then(tmp_path, stated, trained):
+    """Records held only the options given until they held all of them: each option a record does not state is the
+    seed's fixed 0.3 DropBlock that the builder had then, whatever PlainCNNOptions's defaults become; it is read,
+    written back and rebuilt so."""
+    raw = {**run_record_json("plain_cnn", 0.9), "model_options": stated}
+    folder = tmp_path / "plain_cnn"
+    write_json(folder / RECORD_FILE, raw)
+    record = read_record(folder)
+    assert record.model_options == trained
+    write_json(folder / RECORD_FILE, record.to_json())
+    assert json.loads((folder / RECORD_FILE).read_text())["model_options"] == trained
+    assert read_record(folder) == record
+    drops = [block.drop for block in build_model("plain_cnn", **record.model_options).features[:3]]
+    assert [(drop.target_prob, drop.ramp) for drop in drops[:len(trained["drop_block_sizes"])]] == [
+        (trained["drop_prob"], trained["drop_schedule"] == "linear")] * len(trained["drop_block_sizes"])
+
+
+def test_the_committed_records_rebuild_the_seeds_dropblock():
+    """The committed runs say ``model_options: {}``: read and loaded, they are the seed's fixed 0.3 DropBlock."""
+    for seed_root in (REPO / "checkpoints", REPO / "checkpoints" / "seed-1"):
+        assert read_record(seed_root / "plain_cnn").model_options == SEED_DROPBLOCK
+        assert read_record(seed_root / "senet").model_options == {}  # a model without options states none
+    model = load_checkpoint(REPO / "checkpoints" / "plain_cnn").model
+    drops = [block.drop for block in model.features]
+    assert [(drop.target_prob, drop.block_size, drop.ramp) for drop in drops[:3]] == [
+        (0.3, 8, False), (0.3, 4, False), (0.3, 2, False)]
+    assert all(isinstance(drop, torch.nn.Identity) for drop in drops[3:])
 
 
 def test_every_committed_record_reads():

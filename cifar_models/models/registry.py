@@ -2,8 +2,8 @@
 shows the model (title, one-line summary, display order, colour), so a new architecture is one decorated function."""
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Callable, Iterable
+from dataclasses import dataclass, field, fields
+from typing import Any, Callable, Iterable, Mapping
 
 from torch import nn
 
@@ -21,6 +21,10 @@ class ModelSpec:
     # a frozen dataclass of the keyword options its builder takes, with schema metadata, so the command line and a
     # recipe file set them through the one parser (cifar_models.model_options); None: it takes none
     options: type | None = None
+    # every option's value for a run whose record does not state it: records held only the options given until
+    # they held all of them, so these are what the builder did then, pinned (the options type's defaults, the lab's
+    # current choice, may change; these never do). One per field of ``options``; empty where it takes none
+    unstated_options: Mapping[str, Any] = field(default_factory=dict)
 
 
 MODELS: dict[str, ModelSpec] = {}  # name -> spec, in display order
@@ -31,15 +35,20 @@ class UnknownModelError(ValueError):
     """A model name that no builder is registered under."""
 
 
-def register_model(name: str, *, title: str, summary: str, order: int, colour: str,
-                   options: type | None = None) -> Callable:
-    """Register the decorated builder under ``name`` with how the lab shows it and the dataclass of the options it
-    takes; a second one for a name is an error."""
+def register_model(name: str, *, title: str, summary: str, order: int, colour: str, options: type | None = None,
+                   unstated_options: Mapping[str, Any] | None = None) -> Callable:
+    """Register the decorated builder under ``name`` with how the lab shows it, the dataclass of the options it
+    takes and the value of each that a record without it trained with; a second one for a name is an error, and so
+    is an option without its unstated value (a record from before the option would have none to rebuild with)."""
+    unstated = dict(unstated_options or {})
+    if sorted(unstated) != sorted(item.name for item in (fields(options) if options is not None else ())):
+        raise ValueError(f"{name}: unstated_options must give a value for each option of {options}, got "
+                         f"{sorted(unstated)}")
 
     def decorate(builder: Callable[..., nn.Module]) -> Callable[..., nn.Module]:
         if name in MODELS:
             raise ValueError(f"a model named {name!r} is already registered ({MODELS[name].builder.__module__})")
-        specs = [*MODELS.values(), ModelSpec(name, builder, title, summary, order, colour, options)]
+        specs = [*MODELS.values(), ModelSpec(name, builder, title, summary, order, colour, options, unstated)]
         MODELS.clear()
         MODELS.update((spec.name, spec) for spec in sorted(specs, key=lambda spec: (spec.order, spec.name)))
         return builder
