@@ -22,6 +22,7 @@ from torch import nn
 from . import schema
 from .advice import AdvisedError
 from .checkpoint import atomic_write_bytes, write_json
+from .model_options import recorded_options
 from .recipe import Recipe
 from .run_record import EpochRecord, history_problems
 from .schema import COUNT, Limits, SchemaError, spec
@@ -66,9 +67,12 @@ class RunIdentity:
 
     def _holds(self, name: str, value: Any) -> bool:
         try:
-            return schema.parse_field(RunIdentity, name, value, RESUME_RECORD) == getattr(self, name)
+            saved = schema.parse_field(RunIdentity, name, value, RESUME_RECORD)
         except SchemaError:
             return False
+        if name == "model_options":  # a state saved before runs held all their options states only those given
+            return recorded_options(self.model, saved) == recorded_options(self.model, self.model_options)
+        return saved == getattr(self, name)
 
 
 @dataclass(frozen=True)

@@ -10,12 +10,13 @@ import signal
 import subprocess
 import sys
 import time
+from dataclasses import fields
 from pathlib import Path
 
 import pytest
 from safetensors.torch import load_file, save_file
 
-from cifar_models.resume import RESUME_SCHEMA_VERSION, read_resume_state
+from cifar_models.resume import RESUME_SCHEMA_VERSION, RunIdentity, read_resume_state
 from conftest import REPO
 from dashboard.views.live import read_live_run, status_line
 from test_bad_input import NOWHERE, train
@@ -158,6 +159,19 @@ def test_a_resume_state_from_before_schema_version_still_reads():
     assert state.schema_version == RESUME_SCHEMA_VERSION == 1 and state.resume_command is None
     assert (state.model, state.epoch, state.step, state.epochs) == ("plain_cnn", 1, 1, 3)
     assert [row.epoch for row in state.history] == [1] and state.weights == "state-epoch0001.safetensors"
+
+
+def test_a_resume_state_that_states_fewer_options_resumes_as_the_run_that_gives_them_all():
+    """A run saved before runs held all their options (resume_v0.json says ``model_options: {}``) resumes under the
+    same command now that train_all.py gives every option: its options are the builder's own, the seed's DropBlock."""
+    saved = json.loads((REPO / "tests" / "fixtures" / "resume_v0.json").read_text())
+    state = read_resume_state(REPO / "tests" / "fixtures" / "resume_v0.json")
+    fields_of_identity = {item.name: getattr(state, item.name) for item in fields(RunIdentity)}
+    seeds = {"drop_prob": 0.3, "drop_block_sizes": [8, 4, 2], "drop_schedule": "fixed"}
+    assert RunIdentity(**{**fields_of_identity, "model_options": seeds}).differences(saved) == []
+    assert RunIdentity(**{**fields_of_identity, "model_options": {}}).differences(saved) == []
+    linear = RunIdentity(**{**fields_of_identity, "model_options": {**seeds, "drop_schedule": "linear"}})
+    assert linear.differences(saved) == ["model_options"]
 
 
 # ------------------------------------------------------------------------------------------------------------------
