@@ -15,7 +15,8 @@
 # records), then sweep, seeds and benchmark again, each keeping every run already finished (train_all.py keeps a
 # finished budget run unless --fresh), so call 2 goes on where call 1 stopped; on a still-warm machine a run cut off
 # mid-way resumes from its last epoch.
-#   smoke      1 epoch of the three models on 2,000 images, evaluated and benchmarked: a broken step shows at once
+#   smoke      check_graphed_step.py, then 1 epoch of the three models on 2,000 images in each step mode under
+#              CIFAR_SYNC_CHECK (SMOKE_MODES), evaluated and benchmarked: a broken step shows at once
 #   sweep      seed 0 of the three models at 10, 20, 40 and 80 epochs (train_all.py --budgets), the cheapest and most
 #              telling first: budget by budget, each in the order Plain CNN, SENet, Inception
 #   seeds      seed 1 at 40 and 80 epochs (train_all.py --seeds 2 --budgets 40,80; seed 0's runs are kept)
@@ -25,12 +26,13 @@
 # the long steps, leaving the device time for a rerun.
 #
 # Time (H200, today's engine, 40 epochs: Plain CNN 21.8 s, SENet 66.1 s, Inception 93.8 s of training, scaled by
-# epochs, plus about 10 s a run to build, test and write it): setup and smoke about 70 s, the sweep about 800 s (682 s
-# of training), seeds about 605 s (545 s), the benchmark about 70 s: about 1,550 s, and 15 minutes of device time less
-# one start-up (1 to 2 minutes) leave about 780 s of commands. So today call 1 reaches budgets 10, 20 and 40 and Plain
-# CNN's 80 (about 530 s), call 2 (about 200 s) SENet's 80 and part of Inception's; seed 1 and the benchmark wait for
-# the engine's speed-up (issue 20 item 1). At the issue's targets (40 epochs: about 6, 33 and 45 s) the plan is about
-# 810 s: call 1 holds the sweep and seed 1 at 40 epochs, call 2 seed 1 at 80 and the benchmark.
+# epochs, plus about 10 s a run to build, test and write it): setup and smoke about 130 s (estimated: 70 s measured
+# with one step mode), the sweep about 800 s (682 s of training), seeds about 605 s (545 s), the benchmark about 70 s
+# or more (three step modes now): over 1,600 s, and 15 minutes of device time less one start-up (1 to 2 minutes)
+# leave about 780 s of commands. So today call 1 reaches budgets 10, 20 and 40 (about 540 s), call 2 (about 200 s)
+# Plain CNN's and SENet's 80; Inception's 80, seed 1 and the benchmark wait for the engine's speed-up (issue 20 item
+# 1). At the issue's targets (40 epochs: about 6, 33 and 45 s) the plan is about 870 s: call 1 holds the sweep and
+# seed 1 at 40 epochs, call 2 seed 1 at 80 and the benchmark.
 #
 # $OUT (the device tool brings back at most 8 files of 16 MiB) gets steps.txt (each step's exit status and seconds),
 # session.log (every step's output), benchmark_training.json, records.tar.gz (every finished run's run.json, as
@@ -48,9 +50,11 @@ CARRY=(.whl .device-data)  # the run() call's carry: the ignored folders the ses
 TRAVEL_LIMIT=$((64 << 20))  # the device tool's limit on what a call sends: tracked, untracked-not-ignored, carried
 CARRIED_RECORDS=${GPU_SESSION_CARRIED_RECORDS:-$REPO/.device-data/part1-records.tar.gz}
 MODELS=plain_cnn,senet,inception  # the cheapest first
-# The smoke run's check that no training step synchronises with the host inside an epoch, in each step mode (eager,
-# compiled, graphed): PLACEHOLDER for the engine's flag (issue 20 item 1), not in train_all.py yet; add it here.
-SMOKE_SYNC_CHECK=""
+# The smoke runs, one per step mode ("MODE MODELS CIFAR_SYNC_CHECK"): any host synchronisation inside an epoch fails
+# them on CUDA, except compiled's, which synchronises while it compiles in its first epoch and so only warns (with the
+# stack, into the log); compiled on Plain CNN alone, as compiling costs half a minute a model.
+SMOKE_MODES=("eager $MODELS error" "graphed $MODELS error" "compiled plain_cnn warn")
+STEP_MODE=auto  # the sweep's: each model's fastest as measured (cifar_models/step_modes.py), eager until measured
 HOST_PYTHON=${PYTHON:-python3}  # here: the Python whose packages the rehearsal's venv links
 
 usage() {
@@ -194,7 +198,8 @@ pack() {
 pack_as_runs_finish() {
   local packed="" listing
   until [[ -f $WORK/stop-packing ]]; do
-    listing=$(find "$RUNS/budgets" \( -name run.json -o -name model.safetensors \) -printf '%p %T@\n' 2>/dev/null | sort)
+    listing=$(find "$RUNS/budgets" \( -name run.json -o -name model.safetensors \) -printf '%p %T@\n' 2>/dev/null \
+      | sort)
     if [[ $listing != "$packed" ]]; then
       pack "$WORK/pack-watch" && packed=$listing
     fi
@@ -202,7 +207,8 @@ pack_as_runs_finish() {
   done
 }
 
-TRAIN="$PY scripts/train_all.py --device $DEVICE --models $MODELS --out $RUNS --quiet $RUN_OPTIONS"
+TRAIN="$PY scripts/train_all.py --device $DEVICE --models $MODELS --step-mode $STEP_MODE --out $RUNS --quiet"
+TRAIN+=" $RUN_OPTIONS"
 step env 60 "$PY -c 'import os, sys, torch
 print(\"python\", sys.version.split()[0], \"torch\", torch.__version__, \"cpus\", os.cpu_count())
 for i in range(torch.cuda.device_count()):
@@ -212,9 +218,15 @@ step install 60 "$PY -m pip install --no-index --no-deps --no-compile --no-cache
 step data 180 "$PY scripts/prepare_data.py"
 ready=$?
 if [[ $PART == 1 ]]; then
-  step smoke 120 "$PY scripts/train_all.py --device $DEVICE $SMOKE_OPTIONS $SMOKE_SYNC_CHECK --out $WORK/smoke --fresh \
-      && $PY scripts/evaluate.py --device $DEVICE --checkpoints $WORK/smoke --limit $SMOKE_IMAGES \
-      && $PY scripts/benchmark_training.py --device $DEVICE $SMOKE_BENCHMARK_OPTIONS --json $WORK/smoke-benchmark.json"
+  smoke="$PY scripts/check_graphed_step.py --device $DEVICE"
+  for entry in "${SMOKE_MODES[@]}"; do
+    read -r mode models sync <<<"$entry"
+    smoke+=" && CIFAR_SYNC_CHECK=$sync $PY scripts/train_all.py --device $DEVICE $SMOKE_OPTIONS --models $models \
+      --step-mode $mode --out $WORK/smoke-$mode --fresh --quiet"
+  done
+  step smoke 240 "$smoke && $PY scripts/evaluate.py --device $DEVICE --checkpoints $WORK/smoke-eager \
+      --limit $SMOKE_IMAGES && $PY scripts/benchmark_training.py --device $DEVICE $SMOKE_BENCHMARK_OPTIONS \
+      --json $WORK/smoke-benchmark.json"
   ready=$?
 else
   step restore 30 "if [[ -f $CARRIED_RECORDS ]]; then tar xzvf $CARRIED_RECORDS -C $RUNS --skip-old-files; \
