@@ -206,9 +206,9 @@ EXPLAIN_REQUESTED = "attribution_explain_requested"  # the Attribution page expl
 
 
 def open_in_attribution(index: int) -> None:
-    """A callback: make test image ``index`` the one the explanation pages show, and ask to move to Attribution
-    (the page calls :func:`follow_attribution_request`; a callback cannot switch pages), where it is explained at
-    once: the user asked for that with the click, and a second click there would only repeat it."""
+    """A callback: make test image ``index`` the one the explanation pages show, and ask to move to Attribution (the
+    page calls :func:`follow_attribution_request` first thing; a callback cannot switch pages), where it is explained
+    at once: the user asked for that with the click, and a second click there would only repeat it."""
     st.session_state[IMAGE_CHOICE] = index
     st.session_state[IMAGE_SOURCE_CHOICE] = TEST_IMAGE
     st.session_state[ATTRIBUTION_REQUESTED] = True
