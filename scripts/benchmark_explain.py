@@ -17,6 +17,7 @@ timed.
 """
 from __future__ import annotations
 
+import os
 import sys
 from dataclasses import dataclass, field
 
