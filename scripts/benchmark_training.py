@@ -165,6 +165,25 @@ def write_results(path: str, results: dict) -> None:
     Path(path).write_text(json.dumps(results, indent=2) + "\n")
 
 
+def print_precisions(results: dict, precisions: list[str]) -> None:
+    """Each model's figures in each precision measured, beside the seed's pipeline."""
+    print(f"device: {results['device']}")
+    print(f"seed pipeline (PlainCNN, DataLoader, fp32, batch 128, Adam): {results['seed_pipeline_images_per_s']:,.0f} "
+          "img/s")
+    print(f"{'model':<10} {'precision':<9} {'epoch s':>8} {'img/s':>10} {'TFLOP/s':>8} {'of bf16 peak':>12}")
+    for name, by_precision in results["models"].items():
+        for precision in precisions:
+            f = by_precision[precision]
+            share = f"{f['fraction_of_bf16_peak']:.1%}" if f["fraction_of_bf16_peak"] is not None else "n/a"
+            print(f"{name:<10} {precision:<9} {f['epoch_seconds']:>8.2f} {f['images_per_s']:>10,.0f} "
+                  f"{f['achieved_flops'] / 1e12:>8.2f} {share:>12}")
+        if "bf16_over_fp32" in by_precision:
+            print(f"{name:<10} bf16 / fp32 images/s: {by_precision['bf16_over_fp32']:.2f}x")
+    if "plain_cnn_speedup" in results:
+        print(f"PlainCNN speed-up, ours ({results['default_precision']}) / seed's: {results['plain_cnn_speedup']:.1f}x "
+              "(target at least 15x on a GPU)")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = ScriptParser(__doc__)
     parser.add_argument("--data", help="CIFAR-10 location (default: $CIFAR10_DATA, else ./data)")
@@ -213,20 +232,7 @@ def main(argv: list[str] | None = None) -> int:
     if engine_plain:
         results["plain_cnn_speedup"] = engine_plain["images_per_s"] / seed
 
-    print(f"device: {device_name}")
-    print(f"seed pipeline (PlainCNN, DataLoader, fp32, batch 128, Adam): {seed:,.0f} img/s")
-    print(f"{'model':<10} {'precision':<9} {'epoch s':>8} {'img/s':>10} {'TFLOP/s':>8} {'of bf16 peak':>12}")
-    for name, by_precision in results["models"].items():
-        for precision in precisions:
-            f = by_precision[precision]
-            share = f"{f['fraction_of_bf16_peak']:.1%}" if f["fraction_of_bf16_peak"] is not None else "n/a"
-            print(f"{name:<10} {precision:<9} {f['epoch_seconds']:>8.2f} {f['images_per_s']:>10,.0f} "
-                  f"{f['achieved_flops'] / 1e12:>8.2f} {share:>12}")
-        if "bf16_over_fp32" in by_precision:
-            print(f"{name:<10} bf16 / fp32 images/s: {by_precision['bf16_over_fp32']:.2f}x")
-    if "plain_cnn_speedup" in results:
-        print(f"PlainCNN speed-up, ours ({default_precision}) / seed's: {results['plain_cnn_speedup']:.1f}x "
-              "(target at least 15x on a GPU)")
+    print_precisions(results, precisions)
     print_modes(results)
     write_results(args.json, results)
     return 0
