@@ -20,7 +20,8 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 
 from . import schema
-from .models import build_model
+from .model_options import checked_options
+from .models import MODELS, build_model
 from .run_record import CheckpointError, RunRecord
 
 WEIGHTS_FILE = "model.safetensors"
@@ -117,7 +118,9 @@ def load_checkpoint(directory: str | os.PathLike, device: str | torch.device = "
         state = load_file(str(weights), device="cpu")
     except (SafetensorError, OSError, ValueError, RuntimeError) as error:
         raise CheckpointError(f"Weights {weights} are truncated or corrupt ({error}).") from None
-    try:
+    try:  # options a known model does not take are named as such, not as a Python TypeError
+        if record.model in MODELS:
+            checked_options(record.model, record.model_options, "its model_options")
         model = build_model(record.model, **record.model_options)
     except (ValueError, TypeError) as error:
         raise CheckpointError(f"Run record {directory / RECORD_FILE} names a model this code cannot build: {error}") from None

@@ -64,6 +64,10 @@ def test_bad_checkpoints_give_clear_errors(trained_checkpoints, tmp_path):
     record = json.loads((wrong / "run.json").read_text())
     record["model"] = "senet"
     (wrong / "run.json").write_text(json.dumps(record))
+    with pytest.raises(CheckpointError, match=r"wrong/run\.json names a model this code cannot build: its "
+                                              r"model_options: senet takes no options, got drop_prob"):
+        load_checkpoint(wrong)  # Plain CNN's DropBlock options, recorded in full
+    (wrong / "run.json").write_text(json.dumps({**record, "model_options": {}}))
     with pytest.raises(CheckpointError, match=r"wrong/model\.safetensors do not match the architecture 'senet'"):
         load_checkpoint(wrong)
 
