@@ -3,6 +3,8 @@ import json
 import re
 from pathlib import Path
 
+from conftest import REPO
+from dashboard import navigation
 
 
 def test_training_benchmark_runs_and_writes_json(run_script, tmp_path):
@@ -65,3 +67,18 @@ def test_explain_benchmark_measures_idle_and_with_one_core_busy(run_script, cifa
 
     refused = run_script("scripts/benchmark_explain.py", "--repeats", "0", check=False)
     assert refused.returncode == 2 and "--repeats must be at least 1" in refused.stderr
+
+
+def test_dashboard_benchmark_times_every_page_and_explain_from_click_to_last_map(run_script, cifar):
+    """One visit each: the figures are there and positive, both Explain flows both ways, the first load, and the busy
+    loop gone (the timings themselves are the benchmark's to judge, not a test's)."""
+    result = run_script("scripts/benchmark_dashboard.py", "--checkpoints", str(REPO / "checkpoints"), "--repeats", "1")
+    pages = re.findall(r"^(\w+) +(\d+\.\d+) +(\d+\.\d+) +(\d+\.\d+)$", result.stdout, re.M)
+    assert [page for page, *_ in pages] == [navigation.url_path(page) or "home"
+                                            for page in navigation.available_pages()], result.stdout
+    explain = re.findall(r"^(Explain on \w+) +(\d+\.\d+) +(\d+\.\d+)$", result.stdout, re.M)
+    assert [flow for flow, *_ in explain] == ["Explain on Attribution", "Explain on Predict"], result.stdout
+    assert all(float(seconds) > 0 for row in pages + explain for seconds in row[1:])
+    assert re.search(r"^first page load, from starting `streamlit run`: the navigation shown at \d+\.\d s, Home drawn "
+                     r"at \d+\.\d s$", result.stdout, re.M)
+    assert busy_loops() == [], "the busy loop is stopped when the script ends"
