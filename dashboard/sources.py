@@ -199,19 +199,25 @@ def _read_robustness(folder: str, identity: tuple, result: str) -> dict | None: 
     return read_robustness(folder)
 
 
-def load_robustness(names: list[str]) -> dict[str, dict | None]:
-    """Each model's ``robustness.json`` if it was measured on the weights now in its folder, else None; read again
-    when the result or the weights change. A damaged one is named in a warning and counts as none."""
+def _stored_results(names: list[str], read, file: str) -> dict:
+    """Per model, the result ``read`` (cached, keyed by the weights' and the result's identities) finds in its folder's
+    ``file``, None where there is none or it is stale; a damaged one is named in a warning and counts as none (not
+    cached: read again on the next run, until it is measured again)."""
     root = checkpoint_root()
     results = {}
     for name in names:
         try:
-            results[name] = _read_robustness(str(root / name), checkpoint_identity(root / name),
-                                             _file_identity(root / name / ROBUSTNESS_FILE))
-        except CheckpointError as error:  # not cached: read again on the next run, until it is measured again
+            results[name] = read(str(root / name), checkpoint_identity(root / name), _file_identity(root / name / file))
+        except CheckpointError as error:
             st.warning(str(error))
             results[name] = None
     return results
+
+
+def load_robustness(names: list[str]) -> dict[str, dict | None]:
+    """Each model's ``robustness.json`` if it was measured on the weights now in its folder, else None; read again
+    when the result or the weights change. A damaged one is named in a warning and counts as none."""
+    return _stored_results(names, _read_robustness, ROBUSTNESS_FILE)
 
 
 @st.cache_data(show_spinner=False)
@@ -223,14 +229,7 @@ def load_trust(names: list[str]) -> dict[str, TrustRecord]:
     """Each model's faithfulness over many images (``evaluate.py --faithfulness``) where it was measured on the
     weights now in its folder; read again when the result or the weights change. A damaged one is named in a
     warning and counts as none, as a damaged robustness result does."""
-    root = checkpoint_root()
-    found = {}
-    for name in names:
-        try:
-            found[name] = _read_trust(str(root / name), checkpoint_identity(root / name),
-                                      _file_identity(root / name / TRUST_FILE))
-        except CheckpointError as error:  # not cached: read again on the next run, until it is measured again
-            st.warning(str(error))
+    found = _stored_results(names, _read_trust, TRUST_FILE)
     return {name: record for name, record in found.items() if record is not None}
 
 
